@@ -1,0 +1,162 @@
+"""Replies: a message from the site to a citizen, stored together with its outbox
+row in one transaction, then delivered by the relay (:mod:`canales.core.outbox`).
+
+Whoever answers (an agent in the inbox, the bot, an automatic acknowledgement) goes
+through :func:`send_reply`; an agents' internal note goes through :func:`add_note`
+and is never delivered.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from sqlalchemy import update
+from sqlmodel import col, select
+
+from canales.core import events
+from canales.core.models import Conversation, Delivery, Message
+from canales.core.routing import NotFound
+from canales.core.site import Site
+from canales.core.text import MAX_TEXT, clean
+from canales.core.types import Button
+
+AUTHOR_KINDS = ("agent", "bot", "system")
+
+
+class ConversationClosed(Exception):
+    """The conversation is closed; reopen it before answering."""
+
+
+async def _append(
+    site: Site,
+    conversation_id: int,
+    *,
+    text: str,
+    author_kind: str,
+    agent_id: int | None,
+    visibility: str,
+    payload: dict[str, Any],
+    deliver: bool,
+    allow_closed: bool,
+) -> tuple[Conversation, Message, Delivery | None]:
+    now = site.now()
+    async with site.db.write() as session:
+        conversation = (
+            await session.exec(
+                select(Conversation).where(
+                    col(Conversation.id) == conversation_id, Conversation.site_id == site.id
+                )
+            )
+        ).first()
+        if conversation is None:
+            raise NotFound(f"conversation {conversation_id} not found")
+        if conversation.state == "closed" and not allow_closed:
+            raise ConversationClosed(f"conversation {conversation_id} is closed")
+        values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": now}
+        if author_kind == "agent" and deliver and conversation.first_response_at is None:
+            values["first_response_at"] = now
+        seq = (
+            await session.exec(
+                update(Conversation)
+                .where(col(Conversation.id) == conversation_id)
+                .values(**values)
+                .returning(Conversation.last_seq)
+            )
+        ).scalar_one()
+        message = Message(
+            site_id=site.id,
+            conversation_id=conversation_id,
+            seq=seq,
+            direction="out",
+            author_kind=author_kind,
+            author_agent_id=agent_id,
+            channel=conversation.channel,
+            text=text,
+            payload=payload,
+            visibility=visibility,
+            created_at=now,
+            occurred_at=now,
+        )
+        session.add(message)
+        await session.flush()
+        delivery = None
+        if deliver:
+            delivery = Delivery(
+                site_id=site.id,
+                message_id=message.id or 0,
+                conversation_id=conversation_id,
+                channel=conversation.channel,
+                next_attempt_at=now,
+                created_at=now,
+            )
+            session.add(delivery)
+            await session.flush()
+        await session.refresh(conversation)
+    return conversation, message, delivery
+
+
+async def send_reply(
+    site: Site,
+    conversation_id: int,
+    text: str,
+    *,
+    author_kind: str,
+    agent_id: int | None = None,
+    buttons: Sequence[Button] = (),
+    visibility: str = "private",
+    options: dict[str, Any] | None = None,
+) -> Message:
+    """Store a reply and its delivery in one transaction, tell the bus, and wake the
+    outbox relay. ``options`` carries channel-specific choices (for example
+    Facebook's ``{"reply": "private"}``) to the channel's ``deliver_message``.
+
+    Raises :class:`NotFound` (not this site's conversation), :class:`ConversationClosed`
+    or :class:`~canales.core.text.InvalidInput` (empty or oversized text).
+    """
+    if author_kind not in AUTHOR_KINDS:
+        raise ValueError(f"author_kind must be one of {AUTHOR_KINDS}")
+    if author_kind == "agent" and agent_id is None:
+        raise ValueError("an agent's reply needs the agent's id")
+    if visibility not in ("public", "private"):
+        raise ValueError("a reply is public or private; internal notes use add_note")
+    text = clean(text, "text", MAX_TEXT, allow_empty=bool(buttons))
+    payload: dict[str, Any] = {}
+    if buttons:
+        payload["buttons"] = [b.as_dict() for b in buttons]
+    if options:
+        payload["options"] = options
+    conversation, message, _ = await _append(
+        site,
+        conversation_id,
+        text=text,
+        author_kind=author_kind,
+        agent_id=agent_id,
+        visibility=visibility,
+        payload=payload,
+        deliver=True,
+        allow_closed=author_kind != "agent",
+    )
+    await events.message_created(site, conversation, message)
+    if site.outbox is not None:
+        site.outbox.wake()
+    return message
+
+
+async def add_note(site: Site, conversation_id: int, text: str, *, agent_id: int | None) -> Message:
+    """Store an internal note: shown to agents, never delivered to the citizen."""
+    text = clean(text, "text", MAX_TEXT)
+    conversation, message, _ = await _append(
+        site,
+        conversation_id,
+        text=text,
+        author_kind="agent" if agent_id is not None else "system",
+        agent_id=agent_id,
+        visibility="internal",
+        payload={},
+        deliver=False,
+        allow_closed=True,
+    )
+    await events.message_created(site, conversation, message)
+    return message
+

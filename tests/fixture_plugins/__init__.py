@@ -1,0 +1,1 @@
+"""Plugins used by the tests, registered by module rather than installed."""
