@@ -181,6 +181,7 @@ def app_from_env() -> Starlette:
         sites,
         database_url=os.environ.get("DATABASE_URL", "sqlite:///canales.db"),
         redis_url=os.environ.get("REDIS_URL") or None,
+        bus_prefix=os.environ.get("CANALES_BUS_PREFIX", "canales:"),
         plugins=extra,
     )
     return create_app(canales)

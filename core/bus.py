@@ -235,6 +235,7 @@ async def _quiet_close(pubsub: Any) -> None:
         pass
 
 
-def make_bus(redis_url: str | None) -> Bus:
-    """The Redis bus if ``redis_url`` is given, else the in-process one."""
-    return RedisBus(redis_url) if redis_url else Bus()
+def make_bus(redis_url: str | None, prefix: str = "canales:") -> Bus:
+    """The Redis bus if ``redis_url`` is given, else the in-process one. Processes
+    that share a Redis share a bus only if they share the ``prefix``."""
+    return RedisBus(redis_url, prefix=prefix) if redis_url else Bus()

@@ -197,3 +197,20 @@ class Delivery(SQLModel, table=True):
     external_id: str | None = Field(default=None, max_length=255)
     created_at: dt.datetime = _ts(default_factory=utcnow)
     done_at: dt.datetime | None = _ts(default=None)
+
+
+class Alert(SQLModel, table=True):
+    """Something the people running a site must act on, raised by a plugin."""
+
+    __table_args__ = (Index("ix_alert_open", "site_id", "resolved_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(foreign_key="site.id", max_length=40)
+    plugin: str = Field(max_length=40)
+    code: str = Field(max_length=64)
+    level: str = Field(default="error", max_length=16)
+    message: str = Field(sa_column=Column(Text, nullable=False))
+    count: int = 1
+    created_at: dt.datetime = _ts(default_factory=utcnow)
+    updated_at: dt.datetime = _ts(default_factory=utcnow)
+    resolved_at: dt.datetime | None = _ts(default=None)

@@ -53,6 +53,7 @@ class Canales:
         *,
         database_url: str,
         redis_url: str | None = None,
+        bus_prefix: str = "canales:",
         plugins: dict[str, Available] | None = None,
         clock: Callable[[], dt.datetime] = utcnow,
         background: bool = True,
@@ -60,7 +61,7 @@ class Canales:
         configs = load_configs(sites)
         self.available = {**installed(), **(plugins or {})}
         self.db = Database(database_url)
-        self.bus: Bus = make_bus(redis_url)
+        self.bus: Bus = make_bus(redis_url, bus_prefix)
         self.sites: dict[str, Site] = {}
         for config in configs:
             self.sites[config.id] = build_site(config, self.available, self.db, self.bus, clock)
