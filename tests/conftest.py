@@ -228,6 +228,8 @@ async def run_app(database_url: str, clock: Clock) -> AsyncIterator[Callable[...
     def factory(*sites: Path, **kwargs: Any) -> Any:
         kwargs.setdefault("database_url", database_url)
         kwargs.setdefault("clock", clock)
+        # Test runs may share a Redis; a prefix of their own keeps their events apart.
+        kwargs.setdefault("bus_prefix", f"canales-test-{secrets.token_hex(4)}:")
         return _Runner(list(sites), kwargs, started)
 
     yield factory
