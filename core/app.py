@@ -74,7 +74,7 @@ class SiteDispatch:
             routes: list[BaseRoute] = []
             for result in site.hook.register_routes(site=site):
                 routes.extend(result or ())
-            self.routers[site.id] = Router(routes=routes)
+            self.routers[site.id] = Router(routes=routes, default=_not_found)
         self.sites = canales.sites
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -137,6 +137,10 @@ async def _healthz(request: Request) -> Response:
     )
 
 
+async def _json_404(request: Request, exc: Exception) -> Response:
+    return json_error(404, "not_found", "no such page")
+
+
 async def _problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPProblem)
     return exc.response()
@@ -159,7 +163,11 @@ def create_app(canales: Canales) -> Starlette:
         Mount("/s/{site_id}", app=SiteDispatch(canales)),
         *static_mounts(canales),
     ]
-    app = Starlette(routes=routes, lifespan=lifespan, exception_handlers={HTTPProblem: _problem})
+    app = Starlette(
+        routes=routes,
+        lifespan=lifespan,
+        exception_handlers={HTTPProblem: _problem, 404: _json_404},
+    )
     app.add_middleware(SecurityHeaders)
     app.state.canales = canales
     app.state.templates = template_environment(canales)

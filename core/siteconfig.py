@@ -38,7 +38,7 @@ from pydantic import (
     ValidationError,
     field_validator,
 )
-from pydantic_core import core_schema
+from pydantic_core import PydanticCustomError, core_schema
 
 SITE_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,39}$"
 WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
@@ -96,9 +96,10 @@ class Secret:
                 return value
             if isinstance(value, SecretRef):
                 return cls(value)
-            raise ValueError(
+            raise PydanticCustomError(
+                "secret_literal",
                 'secrets are not written in site files: give { env = "NAME" } '
-                '(an environment variable) or { file = "PATH" }'
+                '(an environment variable) or { file = "PATH" }',
             )
 
         return core_schema.no_info_plain_validator_function(
@@ -297,7 +298,8 @@ def describe_error(file: Path | str, exc: ValidationError, prefix: str = "") -> 
         message = error["msg"].removeprefix("Value error, ")
         got = error.get("input")
         detail = ""
-        if error["type"] not in ("missing", "extra_forbidden") and not isinstance(
+        # Never echo what was written where a secret belongs.
+        if error["type"] not in ("missing", "extra_forbidden", "secret_literal") and not isinstance(
             got, (dict, SecretRef)
         ):
             detail = f" (got {got!r})"

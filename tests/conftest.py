@@ -222,7 +222,19 @@ class Running:
 @pytest.fixture
 async def run_app(database_url: str, clock: Clock) -> AsyncIterator[Callable[..., Any]]:
     """``async with run_app(site_paths...) as running:`` starts an app on the test's
-    database (SQLite and PostgreSQL)."""
+    database (SQLite, then PostgreSQL: the test runs on both)."""
+    async for factory in _runner_factory(database_url, clock):
+        yield factory
+
+
+@pytest.fixture
+async def run_sqlite_app(sqlite_url: str, clock: Clock) -> AsyncIterator[Callable[..., Any]]:
+    """Like ``run_app``, on SQLite only: for tests whose subject is not storage."""
+    async for factory in _runner_factory(sqlite_url, clock):
+        yield factory
+
+
+async def _runner_factory(database_url: str, clock: Clock) -> AsyncIterator[Callable[..., Any]]:
     started: list[Canales] = []
 
     def factory(*sites: Path, **kwargs: Any) -> Any:
