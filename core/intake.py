@@ -21,10 +21,10 @@ from sqlmodel import col, select
 
 from canales.core import events
 from canales.core.models import OPEN_STATES, Contact, Conversation, Message
-from canales.core.routing import apply_routing
+from canales.core.routing import apply_routing, decide, state_for
 from canales.core.site import Site, await_all
 from canales.core.text import MAX_TEXT, InvalidInput, clean
-from canales.core.types import Inbound
+from canales.core.types import Inbound, Routing
 
 log = logging.getLogger("canales.intake")
 
@@ -41,6 +41,7 @@ class Received:
     contact: Contact
     duplicate: bool = False
     new_conversation: bool = False
+    routing: Routing | None = None
 
 
 def validate(inbound: Inbound) -> None:
@@ -77,8 +78,22 @@ async def _existing(site: Site, inbound: Inbound) -> Received | None:
     return Received(message, conversation, contact, duplicate=True)
 
 
-async def _persist(site: Site, inbound: Inbound, now: dt.datetime) -> Received:
+async def _persist(site: Site, inbound: Inbound, now: dt.datetime, *, handle: bool) -> Received:
+    """One transaction: the contact, the conversation (opened if needed), the message
+    with the next sequence number — and, when the caller handles the message at
+    once, its claim and the new conversation's routing decision."""
     async with site.db.write() as session:
+        duplicate = (
+            await session.exec(
+                select(Message.id).where(
+                    Message.site_id == site.id,
+                    Message.channel == inbound.channel,
+                    Message.external_id == inbound.external_id,
+                )
+            )
+        ).first()
+        if duplicate is not None:
+            raise _Duplicate()
         contact = (
             await session.exec(
                 select(Contact).where(
@@ -153,31 +168,52 @@ async def _persist(site: Site, inbound: Inbound, now: dt.datetime) -> Received:
             visibility=str(inbound.metadata.get("visibility", "private")),
             created_at=now,
             occurred_at=inbound.occurred_at or now,
+            handled_at=now if handle else None,
         )
         session.add(message)
         await session.flush()
         await session.refresh(conversation)
-    return Received(message, conversation, contact, new_conversation=new)
+        routing = None
+        if new and handle:
+            # The hook is synchronous (it only decides), so it is safe to ask it
+            # inside the transaction: the conversation is born routed.
+            routing = decide(site, conversation, message, None)
+            conversation.state = state_for(routing)
+            conversation.team = routing.team
+            conversation.routing_rule = routing.rule
+            session.add(conversation)
+            await session.flush()
+    return Received(message, conversation, contact, new_conversation=new, routing=routing)
+
+
+class _Duplicate(Exception):
+    """The message was stored before (found inside the transaction)."""
 
 
 async def store(site: Site, inbound: Inbound) -> Received:
-    """Persist a citizen's message; return it with its conversation.
+    """Persist a citizen's message; return it with its conversation. Call
+    :func:`process` afterwards (a webhook answers its caller in between).
 
     Raises :class:`InvalidInput` for input that cannot be stored and
     :class:`canales.Rejected` when a ``prepare_inbound`` hook refuses it; nothing is
     stored in either case. A message whose ``(channel, external_id)`` was stored
     before is returned with ``duplicate=True`` and stored nothing new.
     """
+    return await _store(site, inbound, handle=False)
+
+
+async def _store(site: Site, inbound: Inbound, *, handle: bool) -> Received:
     validate(inbound)
-    existing = await _existing(site, inbound)
-    if existing is not None:
-        return existing
     await await_all(site.hook.prepare_inbound(site=site, inbound=inbound))
     now = site.now()
     for _ in range(5):
         try:
-            received = await _persist(site, inbound, now)
+            received = await _persist(site, inbound, now, handle=handle)
             break
+        except _Duplicate:
+            existing = await _existing(site, inbound)
+            if existing is not None:
+                return existing
         except IntegrityError:
             # Another request stored the same message, or opened the same thread,
             # between our read and our write: the database kept one.
@@ -218,11 +254,21 @@ async def process(site: Site, received: Received) -> Conversation:
 
 
 async def receive(site: Site, inbound: Inbound) -> Received:
-    """:func:`store` then :func:`process`: the whole way in, for channels that can
-    wait for the handler (the live chat, the API channel)."""
-    received = await store(site, inbound)
-    if not received.duplicate:
-        received.conversation = await process(site, received)
+    """:func:`store` and :func:`process` in one go, for channels that can wait for
+    the handler (the live chat, the API channel): the message is stored already
+    claimed, and a new conversation already routed, in one transaction."""
+    received = await _store(site, inbound, handle=True)
+    if received.duplicate:
+        return received
+    if received.routing is not None:
+        await await_all(
+            site.hook.conversation_routed(
+                site=site, conversation=received.conversation, routing=received.routing, handoff=None
+            )
+        )
+    await await_all(
+        site.hook.handle_message(site=site, conversation=received.conversation, message=received.message)
+    )
     return received
 
 

@@ -138,25 +138,28 @@ class Outbox:
         """Claim and deliver one batch; return how many rows were claimed."""
         claimed = await self.claim()
         if claimed:
-            await asyncio.gather(*(self._deliver(d) for d in claimed))
+            contexts = await self._load(claimed)
+            await asyncio.gather(*(self._deliver(d, contexts[d.message_id]) for d in claimed))
         return len(claimed)
 
-    async def _load(self, site: Site, delivery: Delivery) -> OutboundDelivery:
-        async with site.db.read() as session:
-            message, conversation, contact = (
+    async def _load(self, deliveries: list[Delivery]) -> dict[int, tuple[Message, Conversation, Contact]]:
+        """The message, conversation and contact of every claimed delivery, in one
+        query."""
+        async with self._any_site().db.read() as session:
+            rows = (
                 await session.exec(
                     select(Message, Conversation, Contact)
                     .join(Conversation, col(Conversation.id) == Message.conversation_id)
                     .join(Contact, col(Contact.id) == Conversation.contact_id)
-                    .where(col(Message.id) == delivery.message_id)
+                    .where(col(Message.id).in_([d.message_id for d in deliveries]))
                 )
-            ).one()
-        return OutboundDelivery(delivery, conversation, message, contact)
+            ).all()
+        return {message.id or 0: (message, conversation, contact) for message, conversation, contact in rows}
 
-    async def _deliver(self, delivery: Delivery) -> None:
+    async def _deliver(self, delivery: Delivery, context: tuple[Message, Conversation, Contact]) -> None:
         site = self.sites[delivery.site_id]
         try:
-            outbound = await self._load(site, delivery)
+            outbound = OutboundDelivery(delivery, context[1], context[0], context[2])
             result = await await_maybe(site.hook.deliver_message(site=site, outbound=outbound))
             if result is None:
                 raise DeliveryError(

@@ -36,15 +36,25 @@ def state_for(routing: Routing) -> str:
     return routing.to
 
 
+def decide(site: Site, conversation: Conversation, message: Message, handoff: Handoff | None) -> Routing:
+    """Ask the ``route_conversation`` hook (synchronous: it only decides)."""
+    routing = site.hook.route_conversation(
+        site=site, conversation=conversation, message=message, handoff=handoff
+    )
+    if not isinstance(routing, Routing):
+        raise TypeError(
+            f"route_conversation must return a Routing (synchronously), got {type(routing).__name__}"
+        )
+    return routing
+
+
 async def apply_routing(
     site: Site, conversation: Conversation, message: Message, handoff: Handoff | None
 ) -> Conversation:
     """Ask the ``route_conversation`` hook, store its decision if the conversation
     is still where it was, then call ``conversation_routed``."""
     expected = conversation.state
-    routing: Routing = site.hook.route_conversation(
-        site=site, conversation=conversation, message=message, handoff=handoff
-    )
+    routing = decide(site, conversation, message, handoff)
     state = state_for(routing)
     now = site.now()
     values: dict[str, object] = {
