@@ -16,6 +16,7 @@ from typing import Any
 
 from canales import __version__
 from canales.core import migrate
+from canales.core.http import WS_MAX_SIZE
 from canales.core.plugins import from_module, hooks_of, installed, new_manager
 from canales.core.siteconfig import ConfigError, SiteConfig, WEEKDAYS, load_site_file, redacted
 
@@ -109,6 +110,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         workers=args.workers,
         log_level=args.log_level,
         proxy_headers=True,
+        ws_max_size=WS_MAX_SIZE,
     )
     return 0
 

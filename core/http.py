@@ -14,6 +14,10 @@ if TYPE_CHECKING:  # pragma: no cover
 
 SITE_SCOPE_KEY = "canales.site"
 DEFAULT_BODY_LIMIT = 64 * 1024
+# The largest WebSocket message the server accepts (``canales serve`` passes it to
+# uvicorn): a bigger one is refused with close code 1009 from its length header,
+# before it is read into memory. Sockets may refuse smaller ones themselves.
+WS_MAX_SIZE = 64 * 1024
 
 
 class HTTPProblem(Exception):

@@ -23,11 +23,11 @@ def free_port() -> int:
 
 
 @contextlib.asynccontextmanager
-async def serve(app: Any, port: int | None = None) -> AsyncIterator[str]:
+async def serve(app: Any, port: int | None = None, **options: Any) -> AsyncIterator[str]:
     """Serve ``app`` with uvicorn on 127.0.0.1 inside the test's event loop; yield
-    its base URL."""
+    its base URL. ``options`` go to ``uvicorn.Config`` (``ws_max_size=…``)."""
     port = port or free_port()
-    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
+    config = uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off", **options)
     server = uvicorn.Server(config)
     task = asyncio.create_task(server.serve())
     while not server.started:

@@ -1,33 +1,86 @@
-"""Live chat answered by agents: the citizen widget, the queue and assignment.
+"""Live chat answered by agents: the embeddable citizen widget and its WebSocket.
 
-Status: the plugin registers and validates its settings; the widget, the citizen
-socket and the queue are built in their own issue (see CHANGELOG.md).
+The widget (``/s/{site}/chat/widget.js``) talks to ``/s/{site}/chat/ws`` with the
+protocol of ``docs/chat-protocol.md``; citizen messages enter core on the ``chat``
+channel, agents answer from the inbox through ``core.replies.send_reply``, and the
+answers reach the citizen through the bus and, after any disconnection, from the
+database by sequence number. See ``docs/live-chat.md``.
 """
 
 from __future__ import annotations
 
-from pydantic import BaseModel, ConfigDict, Field
+from collections.abc import Awaitable
+from pathlib import Path
 
+from pydantic import BaseModel
+from starlette.routing import BaseRoute
+
+from canales import DeliveryResult, OutboundDelivery, PeriodicJob
+from canales.core.events import conversation_channel
 from canales.core.hookspecs import hookimpl
+from canales.core.site import Site
+from canales.plugins.chat_human import models  # noqa: F401 - registers the table
+from canales.plugins.chat_human.desk import CHANNEL, NAME, ChatDesk
+from canales.plugins.chat_human.routes import routes
+from canales.plugins.chat_human.sessions import forget_abandoned
+from canales.plugins.chat_human.settings import ChatSettings
+from canales.plugins.chat_human.socket import GOING_AWAY
+from canales.plugins.chat_human.widget import build
 
-
-class ChatSettings(BaseModel):
-    """``[plugins.chat_human]``: which web sites may embed the widget, and how many
-    chats an agent takes at once."""
-
-    model_config = ConfigDict(extra="forbid", frozen=True)
-
-    allowed_origins: list[str] = Field(
-        default_factory=list,
-        description="Origins (https://www.example.gub.uy) allowed to embed the widget.",
-    )
-    max_chats_per_agent: int = Field(default=3, ge=1, le=20)
-    closed_when_no_agent: bool = Field(
-        default=True,
-        description="Treat the chat as closed (out of hours) when no agent is available.",
-    )
+HERE = Path(__file__).parent
 
 
 @hookimpl
 def settings_model() -> type[BaseModel]:
     return ChatSettings
+
+
+@hookimpl
+def migrations_path() -> Path:
+    return HERE / "migrations"
+
+
+@hookimpl
+def register_routes(site: Site) -> list[BaseRoute]:
+    return routes()
+
+
+@hookimpl
+def startup(site: Site) -> None:
+    settings = site.settings(NAME, ChatSettings)
+    desk = ChatDesk(site, settings)
+    desk.widget = build(site, settings)
+    site.state[NAME] = desk
+
+
+@hookimpl
+async def shutdown(site: Site) -> None:
+    desk = site.state.pop(NAME, None)
+    if desk is not None:
+        # Tell clients to come back (to another worker, or to this one restarted).
+        for socket in list(desk.sockets):
+            await socket.close(GOING_AWAY, "el servidor se está reiniciando")
+
+
+@hookimpl
+def periodic_jobs(site: Site) -> list[PeriodicJob]:
+    return [PeriodicJob("chat-abandoned-sessions", 3600.0, lambda: forget_abandoned(site))]
+
+
+@hookimpl
+def deliver_message(site: Site, outbound: OutboundDelivery) -> Awaitable[DeliveryResult] | None:
+    """A reply on the ``chat`` channel is already stored and announced on the bus
+    when the relay gets to it; "delivered" means the relay announced it once more
+    (``delivered`` event), so that a socket whose live event was lost goes back to
+    the database for it. Whether the citizen saw it is the read receipt's job."""
+    if outbound.conversation.channel != CHANNEL:
+        return None
+    return _announce(site, outbound)
+
+
+async def _announce(site: Site, outbound: OutboundDelivery) -> DeliveryResult:
+    await site.bus.publish(
+        conversation_channel(outbound.conversation.id or 0), {"kind": "delivered", "seq": outbound.message.seq}
+    )
+    return DeliveryResult()
+

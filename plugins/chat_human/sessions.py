@@ -1,0 +1,167 @@
+"""Chat sessions in the database: issuing a token, finding a session by token,
+binding it to its conversation, recording how far the citizen has read.
+
+The token is 256 random bits (``secrets.token_urlsafe(32)``), made by the server
+only; the database keeps its SHA-256 (a fast hash is enough for a random secret of
+that size: there is nothing to guess from it). A token is looked up together with
+the site, so another site's token, a forged one and an expired one all come back
+the same way: not found.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import re
+import secrets
+from dataclasses import dataclass
+
+from sqlalchemy import delete, update
+from sqlmodel import col, select
+
+from canales.core.site import Site
+from canales.core.text import InvalidInput, clean
+from canales.plugins.chat_human.frames import Start
+from canales.plugins.chat_human.models import ChatSession
+from canales.plugins.chat_human.settings import Prechat
+
+_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+# A session nobody wrote in for this long (the citizen opened the form and left)
+# is removed by the clean-up job.
+ABANDONED_AFTER = dt.timedelta(days=1)
+
+
+def new_token() -> str:
+    """A fresh citizen token: 256 bits from the operating system's CSPRNG."""
+    return secrets.token_urlsafe(32)
+
+
+def token_hash(token: str) -> str:
+    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+class PrechatProblem(ValueError):
+    """A pre-chat field the site asks for is missing or wrong. ``code`` is
+    ``required``, ``email``, ``topic``, ``too_long``, ``privacy`` or ``invalid``
+    (then ``reason`` says why)."""
+
+    def __init__(self, field: str, code: str, *, limit: int | None = None, reason: str = "") -> None:
+        super().__init__(f"{field}: {reason or code}")
+        self.field = field
+        self.code = code
+        self.limit = limit
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class PrechatAnswers:
+    name: str | None
+    email: str | None
+    topic: str | None
+
+
+def _field(value: str | None, field: str, rule: str, limit: int) -> str | None:
+    if rule == "off" or value is None:
+        value = None
+    else:
+        try:
+            value = clean(value, field, 10 * limit, allow_empty=True).strip() or None
+        except InvalidInput as exc:
+            raise PrechatProblem(field, "invalid", reason=exc.reason) from None
+        if value is not None and len(value) > limit:
+            raise PrechatProblem(field, "too_long", limit=limit)
+    if value is None and rule == "required":
+        raise PrechatProblem(field, "required")
+    return value
+
+
+def check_prechat(form: Prechat, start: Start) -> PrechatAnswers:
+    """Validate what the citizen filled in against what the site asks; fields the
+    site does not ask for are dropped. Raises :class:`PrechatProblem`."""
+    if not start.privacy:
+        raise PrechatProblem("privacy", "privacy")
+    if not form.enabled:
+        return PrechatAnswers(None, None, None)
+    name = _field(start.name, "name", form.name, 200)
+    email = _field(start.email, "email", form.email, 254)
+    if email is not None and not _EMAIL.match(email):
+        raise PrechatProblem("email", "email")
+    topic = _field(start.topic, "topic", form.topic, 80)
+    if topic is not None and form.topics and topic not in form.topics:
+        raise PrechatProblem("topic", "topic")
+    return PrechatAnswers(name, email.lower() if email else None, topic)
+
+
+async def open_session(site: Site, answers: PrechatAnswers, origin: str | None) -> tuple[ChatSession, str]:
+    """Store a new session; return it and its token (the only time the token
+    exists on the server)."""
+    token = new_token()
+    now = site.now()
+    session_row = ChatSession(
+        site_id=site.id,
+        key=secrets.token_hex(12),
+        token_hash=token_hash(token),
+        name=answers.name,
+        email=answers.email,
+        topic=answers.topic,
+        origin=(origin or None) and origin[:255],
+        privacy_accepted_at=now,
+        created_at=now,
+        last_seen_at=now,
+    )
+    async with site.db.write() as session:
+        session.add(session_row)
+        await session.flush()
+    return session_row, token
+
+
+async def find_session(site: Site, token: str) -> ChatSession | None:
+    """The site's session holding ``token``, or ``None`` (whatever the reason)."""
+    async with site.db.read() as session:
+        found = (
+            await session.exec(
+                select(ChatSession).where(ChatSession.site_id == site.id, ChatSession.token_hash == token_hash(token))
+            )
+        ).first()
+    if found is not None:
+        async with site.db.write() as session:
+            await session.exec(
+                update(ChatSession).where(col(ChatSession.id) == found.id).values(last_seen_at=site.now())
+            )
+    return found
+
+
+async def bind_conversation(site: Site, session_id: int, conversation_id: int) -> None:
+    """Record the conversation the session's messages now go to."""
+    async with site.db.write() as session:
+        await session.exec(
+            update(ChatSession)
+            .where(col(ChatSession.id) == session_id, ChatSession.site_id == site.id)
+            .values(conversation_id=conversation_id)
+        )
+
+
+async def mark_read(site: Site, session_id: int, seq: int) -> bool:
+    """Move the citizen's read marker forward to ``seq``; false if it was there
+    already (a marker never moves back)."""
+    async with site.db.write() as session:
+        result = await session.exec(
+            update(ChatSession)
+            .where(col(ChatSession.id) == session_id, col(ChatSession.citizen_read_seq) < seq)
+            .values(citizen_read_seq=seq)
+        )
+    return bool(result.rowcount)
+
+
+async def forget_abandoned(site: Site) -> int:
+    """Delete sessions that never got a message (the citizen accepted the notice
+    and left) once they are :data:`ABANDONED_AFTER` old. Returns how many."""
+    async with site.db.write() as session:
+        result = await session.exec(
+            delete(ChatSession).where(
+                ChatSession.site_id == site.id,
+                col(ChatSession.conversation_id).is_(None),
+                col(ChatSession.created_at) < site.now() - ABANDONED_AFTER,
+            )
+        )
+    return int(result.rowcount or 0)

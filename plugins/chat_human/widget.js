@@ -1,0 +1,1 @@
+(function (CONFIG) { "use strict"; })(__CANALES_CHAT_CONFIG__);
