@@ -34,6 +34,7 @@ TEXTS = Texts(
         "ui.composer": "Escribí tu mensaje",
         "ui.composer_hint": "Enter envía; Mayúsculas y Enter agregan una línea.",
         "ui.send": "Enviar",
+        "ui.empty": "Escribí un mensaje antes de enviarlo.",
         "ui.you": "Vos",
         "ui.bot": "Asistente virtual",
         "ui.agent": "Persona del equipo",
