@@ -79,8 +79,9 @@ class Citizen:
 
     _ids = itertools.count(1)
 
-    def __init__(self, url: str, origin: str | None = ORIGIN, answer_pings: bool = True) -> None:
+    def __init__(self, url: str, origin: str | None = ORIGIN, answer_pings: bool = True, address: str | None = None) -> None:
         self.url = url
+        self.address = address
         self.origin = origin
         self.answer_pings = answer_pings
         self.ws: ClientConnection | None = None
@@ -92,13 +93,19 @@ class Citizen:
 
     async def connect(self) -> "Citizen":
         headers = {"Origin": self.origin} if self.origin else {}
-        self.ws = await websockets.connect(self.url, additional_headers=headers, max_size=None, open_timeout=5)
+        # ``address``: connect from another loopback address (127.0.0.2), to act as
+        # a citizen on another network.
+        extra = {"local_addr": (self.address, 0)} if self.address else {}
+        self.ws = await websockets.connect(
+            self.url, additional_headers=headers, max_size=None, open_timeout=5, proxy=None, **extra
+        )
         self.welcome = await self.expect("welcome")
         return self
 
     async def close(self) -> None:
         if self.ws is not None:
-            await self.ws.close()
+            with contextlib.suppress(websockets.ConnectionClosed):
+                await self.ws.close()
 
     async def __aenter__(self) -> "Citizen":
         return await self.connect()

@@ -134,6 +134,24 @@ async def test_a_citizen_chats_from_an_organisms_page_with_the_keyboard(run_sqli
         reply = await theirs.first.inner_text()
         assert "Ana" in reply and "Hola, te ayudo con eso." in reply
 
+        # The transcript downloads from the socket (the token never goes in a URL).
+        async with page.expect_download() as download_info:
+            await page.locator("[data-canales-chat] >> .tool[aria-label='Descargar la conversación']").click()
+        download = await download_info.value
+        assert download.suggested_filename.startswith("conversacion-uno-")
+        saved = await download.path()
+        assert "Hola, te ayudo con eso." in saved.read_text("utf-8")
+
+        # On a desktop the panel is not modal: Tab can leave it for the page.
+        assert await page.locator("[data-canales-chat] >> .panel").get_attribute("aria-modal") == "false"
+        await textarea.focus()
+        for _ in range(15):
+            await page.keyboard.press("Tab")
+            if await active_in_widget(page) is None:
+                break
+        else:
+            raise AssertionError("the focus was trapped in a non-modal panel")
+
         # Escape closes the panel and gives the focus back to the launcher.
         await textarea.focus()
         await page.keyboard.press("Escape")
@@ -231,4 +249,11 @@ async def test_axe_finds_no_serious_violations_in_the_open_widget(run_sqlite_app
             await send_reply(app.site(), conversation_id, "Respuesta del equipo", author_kind="agent", agent_id=agent)
             await page.locator("[data-canales-chat] >> .msg.theirs").wait_for()
             assert await axe_violations(page) == [], f"conversation at {viewport}"
+            if viewport["width"] < 480:
+                # Full screen on a phone: the dialog is modal and keeps the focus in.
+                panel = page.locator("[data-canales-chat] >> .panel")
+                assert await panel.get_attribute("aria-modal") == "true"
+                for _ in range(12):
+                    await page.keyboard.press("Tab")
+                    assert await active_in_widget(page) is not None
             await context.close()

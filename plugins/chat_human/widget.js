@@ -22,6 +22,7 @@
     ".root{--accent:ACCENT;font:16px/1.45 system-ui,-apple-system,'Segoe UI',Roboto,Arial,sans-serif;color:#1a1a1a}",
     ".root *{box-sizing:border-box}",
     "[hidden]{display:none!important}",
+    ".vh{position:absolute;width:1px;height:1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap}",
     "button,input,select,textarea{font:inherit;color:inherit}",
     ":focus{outline:none}",
     ":focus-visible{outline:3px solid #1a1a1a;outline-offset:2px;box-shadow:0 0 0 5px #fff}",
@@ -324,8 +325,8 @@
   }
   function scrollDown() { log.scrollTo({ top: log.scrollHeight, behavior: reduceMotion ? "auto" : "smooth" }); }
   function showBadge() {
-    badge.textContent = unread ? String(unread) : "";
-    badge.setAttribute("aria-label", t("launcher_unread", { count: unread }));
+    badge.textContent = "";
+    if (unread) badge.append(el("span", { "aria-hidden": "true", text: unread }), el("span", { class: "vh", text: t("launcher_unread", { count: unread }) }));
     show(badge, unread > 0);
   }
   function markRead() {
@@ -419,9 +420,13 @@
   }
   on(newButton, "click", function () {
     saved = { open: true }; save();
-    conversationId = null; state = null; clearLog(); setState(null);
-    render();
+    conversationId = null; clearLog(); setState(null);
     firstFocus().focus();
+    // The socket is bound to the finished chat: open a fresh one.
+    var old = ws;
+    attempts = 0;
+    dropped(1);
+    if (old) old.close();
   });
   on(transcriptButton, "click", function () { send({ type: "transcript" }); });
 
@@ -497,7 +502,7 @@
         startWanted = null;
         render();
         ready();
-        textarea.focus();
+        if (isOpen) textarea.focus();
         break;
       case "resumed":
         quietReplay();
