@@ -1,6 +1,7 @@
-"""A handler for benchmarks: answers every citizen message on the API channel at
-once, so that a message's whole way (intake, persist, route, reply, outbox,
-delivery) is exercised. Loaded with CANALES_PLUGIN_MODULES=echo=echo_handler."""
+"""A handler for benchmarks: answers every citizen message, on any channel (the API
+channel, the live chat), at once, so that a message's whole way (intake, persist,
+route, reply, outbox, delivery) is exercised. Loaded with
+CANALES_PLUGIN_MODULES=echo=echo_handler."""
 
 from __future__ import annotations
 

@@ -94,10 +94,17 @@ class ConversationFeed:
         kind = event.get("kind")
         if kind == "message":
             await self._on_message(event.get("message") or {})
-        elif kind in ("resync", "delivered"):
+        elif kind == "resync":
             async with self._lock:
-                seq = event.get("seq")
-                await self._catch_up(seq if isinstance(seq, int) else 0)
+                await self._catch_up()
+        elif kind == "delivered":
+            # Usually the reply went out live already; the database is asked only
+            # when it did not.
+            seq = event.get("seq")
+            if isinstance(seq, int) and seq > self.cursor:
+                async with self._lock:
+                    if seq > self.cursor:
+                        await self._catch_up(seq)
         elif kind == "conversation":
             # The event says only that something changed (state, assignee): the
             # database says what it is now.
