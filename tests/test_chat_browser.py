@@ -187,11 +187,19 @@ async def test_the_widget_reconnects_after_a_server_restart(run_sqlite_app: Any,
             # The server is down: a reply is stored meanwhile, then the server returns.
             conversation = await conversation_of(app)
             await send_reply(app.site(), conversation.id or 0, "Respuesta mientras no estabas", author_kind="agent", agent_id=agent)
+            # The citizen writes while offline: the message waits in the widget.
+            await page.locator("[data-canales-chat] >> #text").fill("Escrito sin conexión")
+            await page.keyboard.press("Enter")
+            assert await page.locator("[data-canales-chat] >> .msg.pending").count() == 1
             await page.wait_for_timeout(1500)
             async with served(app, port=chat_port):
                 await page.locator("[data-canales-chat] >> .msg.theirs").wait_for(timeout=40000)
+                await page.locator("[data-canales-chat] >> .msg.pending").wait_for(state="detached", timeout=10000)
                 texts = await page.locator("[data-canales-chat] >> .msg[data-seq] .text").all_inner_texts()
-                assert texts == ["Primera consulta", "Respuesta mientras no estabas"]
+                assert texts == ["Primera consulta", "Respuesta mientras no estabas", "Escrito sin conexión"]
+            async with app.site().db.read() as session:
+                stored = (await session.exec(select(Message.text).where(Message.direction == "in").order_by(Message.seq))).all()
+            assert stored == ["Primera consulta", "Escrito sin conexión"]
 
 
 async def test_out_of_hours_the_widget_says_when_it_opens_and_offers_other_channels(

@@ -75,11 +75,11 @@
     "@media (forced-colors:active){.launcher,.primary,.msg,.panel{border:1px solid CanvasText}}"
   ].join("\n");
 
-  // --- state ----------------------------------------------------------------------
+  // --- state
   var saved = load();
   var ws = null, wanted = false, attempts = 0, retryTimer = 0, deadTimer = 0, heartbeat = 25;
   var conversationId = saved.conversation || null, lastSeq = 0, readSeq = 0, unread = 0;
-  var bySeq = {}, pending = {}, startWanted = null, state = null, typingTimer = 0, typingSent = 0, replayTimer = 0;
+  var bySeq = {}, pending = {}, startWanted = null, state = null, typingTimer = 0, typingSent = 0, replayTimer = 0, readTimer = 0;
   var isOpen = false;
 
   function load() {
@@ -97,7 +97,7 @@
     });
   }
 
-  // --- DOM helpers (text always through textContent) ------------------------------------
+  // --- DOM helpers (text always through textContent)
   function el(tag, attrs, children) {
     var node = document.createElement(tag);
     for (var key in attrs || {}) {
@@ -124,7 +124,7 @@
   function on(node, event, handler) { node.addEventListener(event, handler); }
   function show(node, visible) { node.hidden = !visible; }
 
-  // --- building the widget ----------------------------------------------------------------
+  // --- building the widget
   var host = el("div", { "data-canales-chat": CONFIG.site, lang: "es" });
   var root = host.attachShadow({ mode: "open" });
   var css = STYLE.replace(/ACCENT/g, CONFIG.accent);
@@ -208,7 +208,7 @@
     return { form: form, fields: fields };
   }
 
-  // --- opening and closing (focus management) ---------------------------------------------
+  // --- opening and closing (focus management)
   function isPhone() { return window.matchMedia && matchMedia("(max-width: 480px)").matches; }
 
   function open(focus) {
@@ -253,7 +253,7 @@
   });
   window.addEventListener("resize", function () { if (isOpen) panel.setAttribute("aria-modal", isPhone() ? "true" : "false"); });
 
-  // --- views ---------------------------------------------------------------------------------
+  // --- views
   function render() {
     var started = !!saved.token;
     show(startForm.form, !started);
@@ -284,7 +284,7 @@
     if (items.length) notice.appendChild(el("ul", {}, items));
   }
 
-  // --- messages ----------------------------------------------------------------------------------
+  // --- messages
   function author(frame) {
     if (frame.author === "citizen") return T.you;
     if (frame.author === "agent") return frame.agent || T.agent;
@@ -304,6 +304,7 @@
   function firstPending() { return log.querySelector(".pending"); }
 
   function addMessage(frame) {
+    lastSeq = Math.max(lastSeq, frame.seq);
     if (bySeq[frame.seq]) return;
     var node = bubble(author(frame), frame.author === "citizen", frame.text, frame.created_at);
     node.setAttribute("data-seq", frame.seq);
@@ -315,7 +316,6 @@
     });
     bySeq[frame.seq] = node;
     log.insertBefore(node, firstPending());
-    lastSeq = Math.max(lastSeq, frame.seq);
     if (frame.author !== "citizen") {
       typing.textContent = "";
       if (frame.seq > readSeq && !(isOpen && !document.hidden)) { unread += 1; showBadge(); }
@@ -330,9 +330,13 @@
     show(badge, unread > 0);
   }
   function markRead() {
-    if (!isOpen || document.hidden || !ws || ws.readyState !== 1 || !saved.token) return;
+    if (!isOpen || document.hidden) return;
     unread = 0; showBadge();
-    if (lastSeq > readSeq) { readSeq = lastSeq; send({ type: "read", seq: lastSeq }); }
+    // One receipt for a burst of messages (a replayed history), not one each.
+    clearTimeout(readTimer);
+    readTimer = setTimeout(function () {
+      if (lastSeq > readSeq && ws && ws.bound) { readSeq = lastSeq; send({ type: "read", seq: lastSeq }); }
+    }, 300);
   }
   on(document, "visibilitychange", markRead);
 
@@ -346,28 +350,40 @@
     pending[id] = { node: node, status: status, frame: { type: "message", id: id, text: text } };
     if (choice) pending[id].frame.choice = choice;
     scrollDown();
-    send(pending[id].frame);
+    pump();
+  }
+  function pump() {
+    // A few messages in flight at a time: a long queue written while offline is
+    // resent gently, within the server's limits, and in order.
+    var flying = 0;
+    for (var id in pending) {
+      var item = pending[id];
+      if (item.sent) flying += 1;
+      else if (flying < 3 && ws && ws.bound) { item.sent = true; flying += 1; send(item.frame); }
+    }
   }
   function acked(frame) {
     var item = pending[frame.id];
     if (!item) return;
     delete pending[frame.id];
+    pump();
     if (bySeq[frame.seq]) { item.node.remove(); return; }
     item.node.classList.remove("pending");
     item.status.remove();
     item.node.setAttribute("data-seq", frame.seq);
+    // The resume point (lastSeq) moves only with message frames, which come in order.
     bySeq[frame.seq] = item.node;
-    lastSeq = Math.max(lastSeq, frame.seq);
   }
   function failed(frame) {
     var item = pending[frame.id];
     if (!item) return;
     if (frame.retry_after && (frame.code === "rate_limited" || frame.code === "unavailable")) {
       item.status.textContent = frame.message;
-      setTimeout(function () { item.status.textContent = T.sending; send(item.frame); }, frame.retry_after * 1000);
+      setTimeout(function () { item.status.textContent = T.sending; item.sent = false; pump(); }, frame.retry_after * 1000);
       return;
     }
     delete pending[frame.id];
+    pump();
     item.status.textContent = frame.message + " ";
     var retry = el("button", { type: "button", class: "link", text: T.retry });
     on(retry, "click", function () { item.node.remove(); say(item.frame.text, item.frame.choice); });
@@ -437,7 +453,7 @@
     setTimeout(function () { URL.revokeObjectURL(link.href); link.remove(); }, 1000);
   }
 
-  // --- the connection ------------------------------------------------------------------------------
+  // --- the connection
   function send(frame) {
     if (ws && ws.readyState === 1 && ws.ready) ws.send(JSON.stringify(frame));
     else connect();
@@ -474,9 +490,11 @@
     retryTimer = setTimeout(function () { retryTimer = 0; connect(); }, delay);
   }
   function ready() {
+    ws.bound = true;
     attempts = 0;
     conn.textContent = "";
-    for (var id in pending) ws.send(JSON.stringify(pending[id].frame));
+    for (var id in pending) pending[id].sent = false;
+    pump();
     markRead();
   }
 
@@ -505,7 +523,7 @@
         if (isOpen) textarea.focus();
         break;
       case "resumed":
-        quietReplay();
+        if (!lastSeq) quietReplay();
         var conversation = frame.conversation;
         if (conversation && conversation.id !== conversationId) { clearLog(); }
         conversationId = conversation ? conversation.id : null;
@@ -516,8 +534,7 @@
         break;
       case "conversation":
         if (frame.conversation.id !== conversationId) {
-          quietReplay();
-          clearLog();
+          if (conversationId) { quietReplay(); clearLog(); }
           conversationId = frame.conversation.id;
           saved.conversation = conversationId; save();
         }
@@ -550,7 +567,8 @@
     if (frame.code === "not_found") {
       // The token is unknown here (expired, or never valid): start afresh.
       saved = { open: isOpen }; save();
-      conversationId = null; clearLog(); setState(null); ready();
+      conversationId = null; clearLog(); setState(null);
+      attempts = 0; conn.textContent = "";
       return;
     }
     if (frame.field && fieldError(frame.field, frame.message)) {
