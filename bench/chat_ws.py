@@ -68,10 +68,14 @@ def rss(pid: int) -> int:
 
 
 @asynccontextmanager
-async def server(args: list[str], env: dict[str, str], port: int, ready_path: str) -> AsyncIterator[subprocess.Popen[bytes]]:
+async def server(
+    args: list[str], env: dict[str, str], port: int, ready_path: str, deflate: bool
+) -> AsyncIterator[subprocess.Popen[bytes]]:
     proc = subprocess.Popen(
         [sys.executable, "-m", "uvicorn", *args, "--host", "127.0.0.1", "--port", str(port),
-         "--log-level", "warning", "--no-access-log", "--ws-max-size", str(WS_MAX_SIZE)],
+         "--log-level", "warning", "--no-access-log", "--ws-max-size", str(WS_MAX_SIZE),
+         "--ws-per-message-deflate", str(deflate).lower()],
+        stderr=subprocess.DEVNULL if not os.environ.get("BENCH_VERBOSE") else None,
         env={**os.environ, **env}, cwd=HERE,
     )
     try:
@@ -133,6 +137,8 @@ class RelayClient:
 
     async def open(self, first_message: bool = False) -> None:
         self.ws = await websockets.connect(self.url, proxy=None, local_addr=(address(self.n), 0), max_size=None)
+        if first_message:
+            await self.exchange("hola")
 
     async def exchange(self, text: str) -> float:
         start = time.perf_counter()
@@ -202,10 +208,10 @@ async def run_one(label: str, database_url: str, args: argparse.Namespace, workd
         "CANALES_SITES": str(site_file(workdir)), "DATABASE_URL": database_url,
         "CANALES_PLUGIN_MODULES": "echo=echo_handler", "PYTHONPATH": str(HERE),
     }
-    async with server(["--factory", "canales.core.app:app_from_env"], env, port, "/s/bench/chat/ws") as proc:
+    async with server(["--factory", "canales.core.app:app_from_env"], env, port, "/s/bench/chat/ws", args.deflate) as proc:
         canales = await measure("canales", f"ws://127.0.0.1:{port}/s/bench/chat/ws", proc.pid, args.citizens, args.messages, args.idle)
     port = free_port()
-    async with server(["--factory", "baseline_relay:app"], {"PYTHONPATH": str(HERE)}, port, "/ws") as proc:
+    async with server(["--factory", "baseline_relay:app"], {"PYTHONPATH": str(HERE)}, port, "/ws", args.deflate) as proc:
         bare = await measure("bare", f"ws://127.0.0.1:{port}/ws", proc.pid, args.citizens, args.messages, args.idle)
     result.update({f"canales_{k}": v for k, v in canales.items()})
     result.update({f"bare_{k}": v for k, v in bare.items()})
@@ -237,7 +243,10 @@ async def drop_postgres(url: str) -> None:
 
 
 def report(results: list[dict[str, Any]], args: argparse.Namespace) -> None:
-    print(f"\n{args.citizens} citizens x {args.messages} messages, closed loop; {args.idle} idle connections for memory\n")
+    print(
+        f"\n{args.citizens} citizens x {args.messages} messages, closed loop; {args.idle} idle connections for memory "
+        f"(each exchanged one message); permessage-deflate {'on' if args.deflate else 'off'}\n"
+    )
     print(f"{'database':<11}{'canales msg/s':>14}{'p50/p99 ms':>16}{'bare relay msg/s':>18}{'p50/p99 ms':>14}{'ratio':>7}{'idle KiB/conn canales':>23}{'bare':>7}")
     for r in results:
         print(
@@ -257,6 +266,9 @@ async def main() -> None:
     parser.add_argument("--messages", type=int, default=20)
     parser.add_argument("--idle", type=int, default=1000)
     parser.add_argument("--database", choices=("sqlite", "postgresql", "both"), default="both")
+    parser.add_argument(
+        "--deflate", action="store_true", help="compress frames (permessage-deflate), which canales serve turns off"
+    )
     parser.add_argument("--json", action="store_true", help="also print the results as JSON")
     args = parser.parse_args()
     results = []

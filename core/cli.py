@@ -111,6 +111,9 @@ def cmd_serve(args: argparse.Namespace) -> int:
         log_level=args.log_level,
         proxy_headers=True,
         ws_max_size=WS_MAX_SIZE,
+        # Chat frames are small: compressing them saves little and costs some 40 KiB
+        # of zlib state per open socket (docs/live-chat.md, "Performance").
+        ws_per_message_deflate=False,
     )
     return 0
 

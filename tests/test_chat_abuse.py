@@ -358,3 +358,46 @@ async def test_frames_out_of_order_are_answered_plainly(run_app: Any, site_file:
             await citizen.send({"type": "start", "privacy": True})
             assert (await citizen.expect("error"))["code"] == "already_started"
         assert await count(app.site(), ChatSession) == 1
+
+
+async def test_canales_serve_refuses_huge_frames_before_reading_them(site_file: Any, tmp_path: Any) -> None:
+    """``canales serve`` starts uvicorn with the WebSocket size limit (and without
+    compression): a 1 MB frame is refused from its header by the server itself."""
+    import asyncio
+    import os
+    import subprocess
+    import sys
+
+    import httpx
+
+    from helpers import free_port
+
+    port = free_port()
+    site = site_file(chat_site())
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "canales.core.cli", "serve", "--site", str(site), "--port", str(port),
+         "--database-url", f"sqlite:///{tmp_path}/serve.db", "--log-level", "warning"],
+        env={**os.environ, "PYTHONUNBUFFERED": "1"}, stdout=subprocess.DEVNULL,
+    )
+    try:
+        async with httpx.AsyncClient() as client:
+            for _ in range(200):
+                try:
+                    if (await client.get(f"http://127.0.0.1:{port}/healthz")).status_code == 200:
+                        break
+                except httpx.HTTPError:
+                    await asyncio.sleep(0.1)
+        base = f"http://127.0.0.1:{port}"
+        async with Citizen(ws_url(base)) as citizen:
+            assert citizen.ws is not None and citizen.ws.response is not None
+            assert "permessage-deflate" not in citizen.ws.response.headers.get("sec-websocket-extensions", "")
+            await citizen.send(json.dumps({"type": "message", "id": "big", "text": "x" * 1_000_000}))
+            with pytest.raises(websockets.ConnectionClosed) as closed:
+                for _ in range(10):
+                    await citizen.recv(timeout=5)
+            assert closed.value.rcvd is not None and closed.value.rcvd.code == 1009
+            # The server's own refusal, not the chat's ("mensaje demasiado grande").
+            assert "demasiado" not in closed.value.rcvd.reason
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
