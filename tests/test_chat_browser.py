@@ -265,3 +265,22 @@ async def test_axe_finds_no_serious_violations_in_the_open_widget(run_sqlite_app
                     await page.keyboard.press("Tab")
                     assert await active_in_widget(page) is not None
             await context.close()
+
+
+async def test_the_demo_page_embeds_the_widget_under_the_apps_strict_csp(run_sqlite_app: Any, site_file: Any) -> None:
+    port = free_port()
+    origin = f"http://127.0.0.1:{port}"
+    async with run_sqlite_app(site_file(chat_site(origins=(origin,), extra="demo_page = true"))) as app, served(app, port=port):
+        async with chromium() as browser:
+            page = await browser.new_page()
+            errors: list[str] = []
+            page.on("console", lambda msg: errors.append(msg.text) if msg.type == "error" else None)
+            response = await page.goto(f"{origin}/s/uno/chat/")
+            assert response is not None and "script-src 'self'" in response.headers["content-security-policy"]
+            await page.locator("[data-canales-chat] >> .launcher").click()
+            await page.locator("[data-canales-chat] >> #f-privacy").check()
+            await page.locator("[data-canales-chat] >> .start button[type=submit]").click()
+            await page.locator("[data-canales-chat] >> #text").fill("Probando el chat")
+            await page.keyboard.press("Enter")
+            await page.locator("[data-canales-chat] >> .msg.mine[data-seq]").wait_for()
+            assert errors == []

@@ -83,6 +83,13 @@ async def test_a_site_without_the_chat_has_no_widget(run_sqlite_app: Any, site_f
         assert (await app.client.get("/s/uno/chat/widget.js")).status_code == 404
 
 
+async def test_the_demo_page_is_served_only_when_asked(run_sqlite_app: Any, site_file: Any) -> None:
+    async with run_sqlite_app(site_file(chat_site()), site_file(chat_site("dos", extra="demo_page = true"), id="dos")) as app:
+        assert (await app.client.get("/s/uno/chat/")).status_code == 404
+        page = await app.client.get("/s/dos/chat/")
+        assert page.status_code == 200 and '<script src="/s/dos/chat/widget.js" async></script>' in page.text
+
+
 def test_the_widget_is_small_and_the_readme_says_how_small() -> None:
     size = SOURCE.stat().st_size
     assert size < LIMIT, f"widget.js is {size} bytes; keep it under {LIMIT}"

@@ -10,7 +10,7 @@ from starlette.websockets import WebSocket
 from canales.core.http import site_of
 from canales.plugins.chat_human.desk import desk_of
 from canales.plugins.chat_human.socket import POLICY, CitizenSocket
-from canales.plugins.chat_human.widget import widget_js
+from canales.plugins.chat_human.widget import demo_page, widget_js
 
 log = logging.getLogger("canales.chat")
 
@@ -44,5 +44,6 @@ async def chat_socket(ws: WebSocket) -> None:
 def routes() -> list[BaseRoute]:
     return [
         Route("/chat/widget.js", widget_js, methods=["GET", "HEAD"], name="chat-widget"),
+        Route("/chat/", demo_page, methods=["GET"], name="chat-demo"),
         WebSocketRoute("/chat/ws", chat_socket, name="chat-socket"),
     ]

@@ -84,6 +84,9 @@ class ChatSettings(_Strict):
     )
     privacy_url: HttpUrl | None = Field(default=None, description="The organism's full privacy policy.")
     prechat: Prechat = Field(default_factory=Prechat)
+    demo_page: bool = Field(
+        default=False, description="Serve a page that embeds the widget at /s/{site}/chat/ (to try it)."
+    )
     heartbeat_interval: float = Field(default=25.0, ge=0.5, le=300)
     heartbeat_timeout: float = Field(default=10.0, ge=0.5, le=120)
     limits: Limits = Field(default_factory=Limits)

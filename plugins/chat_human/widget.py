@@ -16,7 +16,8 @@ from pathlib import Path
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import Response
+from markupsafe import escape
+from starlette.responses import HTMLResponse, Response
 
 from canales.core.http import site_of
 from canales.core.site import Site
@@ -87,3 +88,23 @@ async def widget_js(request: Request) -> Response:
     if _matches(request.headers.get("if-none-match"), widget.etag):
         return Response(status_code=304, headers=headers)
     return Response(widget.body, media_type="text/javascript; charset=utf-8", headers=headers)
+
+
+async def demo_page(request: Request) -> Response:
+    """A page that embeds the widget with the one line an organism would paste, to
+    try the chat (``demo_page = true``; the server's own origin must be in
+    ``allowed_origins``)."""
+    site = site_of(request)
+    if not desk_of(site).settings.demo_page:
+        return Response(status_code=404)
+    name = escape(site.name)
+    src = escape(f"/s/{site.id}/chat/widget.js")
+    html = f"""<!doctype html>
+<html lang="es"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
+<link rel="icon" href="data:,"><title>Prueba del chat — {name}</title></head>
+<body><main><h1>{name}: prueba del chat</h1>
+<p>Esta página incluye el chat como lo haría el sitio del organismo, con una sola línea:</p>
+<pre><code>&lt;script src="{src}" async&gt;&lt;/script&gt;</code></pre>
+<p>Abrí el chat con el botón de la esquina y escribí una consulta; las respuestas llegan desde la bandeja de entrada de los agentes.</p>
+</main><script src="{src}" async></script></body></html>"""
+    return HTMLResponse(html)
