@@ -32,21 +32,25 @@ HERE = Path(__file__).parent
 
 @hookimpl
 def settings_model() -> type[BaseModel]:
+    """``[plugins.chat_human]``: see :class:`ChatSettings` and docs/live-chat.md."""
     return ChatSettings
 
 
 @hookimpl
 def migrations_path() -> Path:
+    """The ``chat_session`` table's revisions (Alembic branch ``chat_human``)."""
     return HERE / "migrations"
 
 
 @hookimpl
 def register_routes(site: Site) -> list[BaseRoute]:
+    """``/s/{site}/chat/widget.js``, ``/s/{site}/chat/ws`` and the demo page."""
     return routes()
 
 
 @hookimpl
 def startup(site: Site) -> None:
+    """Set up the site's chat desk in this worker and build its widget."""
     settings = site.settings(NAME, ChatSettings)
     desk = ChatDesk(site, settings)
     desk.widget = build(site, settings)
@@ -55,6 +59,7 @@ def startup(site: Site) -> None:
 
 @hookimpl
 async def shutdown(site: Site) -> None:
+    """Close the site's open chat sockets with 1001: clients reconnect and resume."""
     desk = site.state.pop(NAME, None)
     if desk is not None:
         # Tell clients to come back (to another worker, or to this one restarted).
@@ -64,6 +69,7 @@ async def shutdown(site: Site) -> None:
 
 @hookimpl
 def periodic_jobs(site: Site) -> list[PeriodicJob]:
+    """Hourly: delete chat sessions that never got a message (a day old)."""
     return [PeriodicJob("chat-abandoned-sessions", 3600.0, lambda: forget_abandoned(site))]
 
 

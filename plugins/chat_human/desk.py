@@ -45,15 +45,19 @@ class ChatDesk:
         return origin.strip().lower().rstrip("/") in self.settings.allowed_origins
 
     def status(self) -> ChatStatus:
+        """Whether the chat is attended now."""
         return current_status(self.site, self.settings, self.site.now())
 
     def status_payload(self, status: ChatStatus | None = None) -> dict[str, Any]:
+        """The protocol's ``status`` object for ``status`` (now, if not given)."""
         return status_payload(self.site, self.settings, status or self.status(), self.site.now())
 
     def text(self, key: str, **params: Any) -> str:
+        """The site's wording of text ``key``, placeholders filled in."""
         return TEXTS.render(self.settings.texts, key, **params)
 
 
 def desk_of(site: Site) -> ChatDesk:
+    """The site's chat desk in this worker (made by the ``startup`` hook)."""
     desk: ChatDesk = site.state[NAME]
     return desk

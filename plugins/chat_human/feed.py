@@ -59,6 +59,7 @@ class ConversationFeed:
         return view
 
     async def close(self) -> None:
+        """Stop following: unsubscribe and end the live task."""
         if self._subscription is not None:
             self._subscription.close()
         if self._task is not None and self._task is not asyncio.current_task():

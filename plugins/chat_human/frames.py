@@ -62,6 +62,8 @@ class Say(_Frame):
 
 
 class Typing(_Frame):
+    """The citizen is writing (``active``) or stopped."""
+
     type: Literal["typing"]
     active: StrictBool = True
 
@@ -74,14 +76,20 @@ class Read(_Frame):
 
 
 class Ping(_Frame):
+    """The client checks the connection; answered with ``pong``."""
+
     type: Literal["ping"]
 
 
 class Pong(_Frame):
+    """The answer to the server's ``ping``."""
+
     type: Literal["pong"]
 
 
 class TranscriptRequest(_Frame):
+    """Ask for the conversation as a text file."""
+
     type: Literal["transcript"]
 
 

@@ -37,6 +37,7 @@ class AgentNames:
         self._cache: dict[int, tuple[str | None, float]] = {}
 
     async def get(self, agent_id: int | None) -> str | None:
+        """The display name of agent ``agent_id`` (``None`` for no agent)."""
         if agent_id is None:
             return None
         cached = self._cache.get(agent_id)
@@ -47,9 +48,6 @@ class AgentNames:
         shown = display_name(name, self.mode)
         self._cache[agent_id] = (shown, time.monotonic() + _NAME_TTL)
         return shown
-
-    def remember(self, agent_id: int, name: str | None) -> None:
-        self._cache[agent_id] = (display_name(name, self.mode), time.monotonic() + _NAME_TTL)
 
 
 def message_frame(message: dict[str, Any], agent_name: str | None) -> dict[str, Any]:

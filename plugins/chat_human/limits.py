@@ -75,6 +75,7 @@ class Connections:
         return True
 
     def close(self, address: str) -> None:
+        """A socket from ``address`` closed."""
         count = self._open.get(address, 0) - 1
         if count > 0:
             self._open[address] = count
@@ -82,10 +83,12 @@ class Connections:
             self._open.pop(address, None)
 
     def count(self, address: str) -> int:
+        """Open sockets from ``address``."""
         return self._open.get(address, 0)
 
     @property
     def total(self) -> int:
+        """Open sockets from every address."""
         return sum(self._open.values())
 
 

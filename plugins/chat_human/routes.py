@@ -42,6 +42,7 @@ async def chat_socket(ws: WebSocket) -> None:
 
 
 def routes() -> list[BaseRoute]:
+    """The chat's routes, relative to ``/s/{site}/``."""
     return [
         Route("/chat/widget.js", widget_js, methods=["GET", "HEAD"], name="chat-widget"),
         Route("/chat/", demo_page, methods=["GET"], name="chat-demo"),

@@ -12,20 +12,14 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import re
 import secrets
-from dataclasses import dataclass
 
 from sqlalchemy import delete, update
 from sqlmodel import col, select
 
 from canales.core.site import Site
-from canales.core.text import InvalidInput, clean
-from canales.plugins.chat_human.frames import Start
 from canales.plugins.chat_human.models import ChatSession
-from canales.plugins.chat_human.settings import Prechat
-
-_EMAIL = re.compile(r"^[^@\s]{1,64}@[^@\s]+\.[^@\s]{2,}$")
+from canales.plugins.chat_human.prechat import PrechatAnswers
 # A session nobody wrote in for this long (the citizen opened the form and left)
 # is removed by the clean-up job.
 ABANDONED_AFTER = dt.timedelta(days=1)
@@ -37,59 +31,8 @@ def new_token() -> str:
 
 
 def token_hash(token: str) -> str:
+    """What the database keeps of a token: its SHA-256, in hex."""
     return hashlib.sha256(token.encode("utf-8", "surrogatepass")).hexdigest()
-
-
-class PrechatProblem(ValueError):
-    """A pre-chat field the site asks for is missing or wrong. ``code`` is
-    ``required``, ``email``, ``topic``, ``too_long``, ``privacy`` or ``invalid``
-    (then ``reason`` says why)."""
-
-    def __init__(self, field: str, code: str, *, limit: int | None = None, reason: str = "") -> None:
-        super().__init__(f"{field}: {reason or code}")
-        self.field = field
-        self.code = code
-        self.limit = limit
-        self.reason = reason
-
-
-@dataclass(frozen=True)
-class PrechatAnswers:
-    name: str | None
-    email: str | None
-    topic: str | None
-
-
-def _field(value: str | None, field: str, rule: str, limit: int) -> str | None:
-    if rule == "off" or value is None:
-        value = None
-    else:
-        try:
-            value = clean(value, field, 10 * limit, allow_empty=True).strip() or None
-        except InvalidInput as exc:
-            raise PrechatProblem(field, "invalid", reason=exc.reason) from None
-        if value is not None and len(value) > limit:
-            raise PrechatProblem(field, "too_long", limit=limit)
-    if value is None and rule == "required":
-        raise PrechatProblem(field, "required")
-    return value
-
-
-def check_prechat(form: Prechat, start: Start) -> PrechatAnswers:
-    """Validate what the citizen filled in against what the site asks; fields the
-    site does not ask for are dropped. Raises :class:`PrechatProblem`."""
-    if not start.privacy:
-        raise PrechatProblem("privacy", "privacy")
-    if not form.enabled:
-        return PrechatAnswers(None, None, None)
-    name = _field(start.name, "name", form.name, 200)
-    email = _field(start.email, "email", form.email, 254)
-    if email is not None and not _EMAIL.match(email):
-        raise PrechatProblem("email", "email")
-    topic = _field(start.topic, "topic", form.topic, 80)
-    if topic is not None and form.topics and topic not in form.topics:
-        raise PrechatProblem("topic", "topic")
-    return PrechatAnswers(name, email.lower() if email else None, topic)
 
 
 async def open_session(site: Site, answers: PrechatAnswers, origin: str | None) -> tuple[ChatSession, str]:

@@ -30,14 +30,8 @@ from canales.plugins.chat_human.desk import CHANNEL, ChatDesk, session_channel
 from canales.plugins.chat_human.feed import ConversationFeed
 from canales.plugins.chat_human.history import transcript
 from canales.plugins.chat_human.models import ChatSession
-from canales.plugins.chat_human.sessions import (
-    PrechatProblem,
-    bind_conversation,
-    check_prechat,
-    find_session,
-    mark_read,
-    open_session,
-)
+from canales.plugins.chat_human import prechat
+from canales.plugins.chat_human.sessions import bind_conversation, find_session, mark_read, open_session
 
 log = logging.getLogger("canales.chat")
 
@@ -112,6 +106,7 @@ class CitizenSocket:
             self.waiting = None
 
     async def send(self, frame: dict[str, Any]) -> None:
+        """Send one frame; a client that went away only ends the connection."""
         if self.closed:
             return
         text = json.dumps(frame, ensure_ascii=False, separators=(",", ":"))
@@ -122,6 +117,7 @@ class CitizenSocket:
                 self.closed = True
 
     async def close(self, code: int, reason: str) -> None:
+        """Close the connection with ``code`` (once)."""
         if self.closed:
             return
         self.closed = True
@@ -189,6 +185,7 @@ class CitizenSocket:
                 await self.error("unavailable", client_id=client_id, retry_after=2)
 
     async def handle(self, frame: f.Frame) -> None:
+        """Act on one valid client frame."""
         if isinstance(frame, f.Pong):
             self._pong.set()
         elif isinstance(frame, f.Ping):
@@ -213,8 +210,8 @@ class CitizenSocket:
             await self.error("already_started")
             return
         try:
-            answers = check_prechat(self.settings.prechat, frame)
-        except PrechatProblem as problem:
+            answers = prechat.check(self.settings.prechat, frame)
+        except prechat.PrechatProblem as problem:
             await self.error(
                 problem.code, field=problem.field, detail=problem.reason or None, max=problem.limit or "", field_name=problem.field
             )
@@ -307,7 +304,7 @@ class CitizenSocket:
             sender_name=session.name,
             text=frame.text,
             payload={"choice": frame.choice} if frame.choice else {},
-            metadata=self._prechat_metadata() if first else {},
+            metadata=prechat.metadata(session) if first else {},
         )
         try:
             received = await receive(self.site, inbound)
@@ -323,31 +320,14 @@ class CitizenSocket:
             # closed a moment ago and this one opened the next): follow it.
             await bind_conversation(self.site, session.id or 0, conversation_id)
             session.conversation_id = conversation_id
-            if first:
-                await self._note_prechat(conversation_id)
+            note = prechat.note_text(self.settings.texts, session) if first else None
+            if note:
+                await add_note(self.site, conversation_id, note, agent_id=None)
             await self.site.bus.publish(
                 session_channel(session.id or 0), {"kind": "conversation_started", "conversation_id": conversation_id}
             )
             await self._follow(conversation_id, 0, lambda view: {"type": "conversation", "conversation": view})
         await self.send({"type": "ack", "id": frame.id, "seq": received.message.seq, "duplicate": received.duplicate})
-
-    def _prechat_metadata(self) -> dict[str, Any]:
-        session = self.session
-        assert session is not None
-        data = {"email": session.email, "topic": session.topic, "origin": session.origin}
-        return {"chat": {k: v for k, v in data.items() if v}}
-
-    async def _note_prechat(self, conversation_id: int) -> None:
-        """Tell the agents what the pre-chat form said, as a note citizens never see."""
-        session = self.session
-        if session is None or not (session.name or session.email or session.topic):
-            return
-        parts = [
-            f"Nombre: {session.name}" if session.name else None,
-            f"Correo: {session.email}" if session.email else None,
-            f"Tema: {session.topic}" if session.topic else None,
-        ]
-        await add_note(self.site, conversation_id, "Formulario inicial del chat. " + "; ".join(p for p in parts if p), agent_id=None)
 
     async def _typing(self, frame: f.Typing) -> None:
         if self.feed is None:

@@ -102,6 +102,11 @@ TEXTS = Texts(
         "error.flood": "Recibimos demasiados mensajes en poco tiempo; cerramos la conexión.",
         "error.rejected": "No pudimos aceptar ese mensaje.",
         "error.unavailable": "Tuvimos un problema. Probá de nuevo en unos segundos.",
+        # The note that tells the agents what the pre-chat form said.
+        "note.prechat": "Formulario inicial del chat. {answers}",
+        "note.name": "Nombre: {value}",
+        "note.email": "Correo: {value}",
+        "note.topic": "Tema: {value}",
         # The transcript the citizen downloads.
         "transcript.title": "Conversación con {site}",
         "transcript.started": "Iniciada el {date}.",

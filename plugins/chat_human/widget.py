@@ -33,6 +33,8 @@ MAX_AGE = 300
 
 @dataclass(frozen=True)
 class WidgetFile:
+    """The widget's bytes for one site, and their ETag."""
+
     body: bytes
     etag: str
 
@@ -77,6 +79,7 @@ def _matches(header: str | None, etag: str) -> bool:
 
 
 async def widget_js(request: Request) -> Response:
+    """``GET /s/{site}/chat/widget.js``, with revalidation by ETag."""
     desk = desk_of(site_of(request))
     widget = desk.widget
     assert widget is not None, "the chat_human startup hook builds the widget"
