@@ -181,6 +181,10 @@ class CitizenSocket:
                 await self.handle(frame)
             except Exception:  # noqa: BLE001 - never echo the frame (it may hold a token)
                 log.exception("site %s: chat frame %r failed", self.site.id, frame.type)
+                if isinstance(frame, (f.Start, f.Resume)):
+                    # Half set up: the client starts over on a fresh connection.
+                    await self._fail()
+                    return
                 client_id = frame.id if isinstance(frame, f.Say) else None
                 await self.error("unavailable", client_id=client_id, retry_after=2)
 
