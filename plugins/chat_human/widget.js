@@ -293,7 +293,7 @@
   }
   function time(iso) {
     var date = iso ? new Date(iso) : new Date();
-    return date.toLocaleTimeString("es-UY", { hour: "2-digit", minute: "2-digit" });
+    return date.toLocaleTimeString("es-UY", { hour: "2-digit", minute: "2-digit", hourCycle: "h23" });
   }
   function bubble(who, mine, text, when) {
     return el("div", { class: "msg " + (mine ? "mine" : "theirs") }, [
