@@ -276,6 +276,8 @@ async def test_the_citizen_downloads_the_transcript_through_the_socket(run_app: 
             await citizen.wait_for_seq(3)
             await citizen.send({"type": "transcript"})
             transcript = await citizen.expect("transcript")
+            await citizen.send({"type": "transcript"})
+            assert (await citizen.expect("error"))["code"] == "rate_limited"
         assert transcript["filename"].startswith("conversacion-uno-") and transcript["filename"].endswith(".txt")
         lines = transcript["text"].splitlines()
         assert lines[0] == "Conversación con Organismo Uno"

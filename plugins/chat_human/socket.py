@@ -37,6 +37,7 @@ log = logging.getLogger("canales.chat")
 
 PROTOCOL = 1
 TYPING_EVERY = 2.0
+TRANSCRIPT_EVERY = 5.0
 
 # Close codes (RFC 6455 and ours); see docs/chat-protocol.md.
 NORMAL = 1000
@@ -65,6 +66,7 @@ class CitizenSocket:
         self.closed = False
         self.read_seq = 0
         self._typing_at = 0.0
+        self._transcript_at = -TRANSCRIPT_EVERY
         self._pong = asyncio.Event()
         self._send_lock = asyncio.Lock()
         self._tasks: list[asyncio.Task[Any]] = []
@@ -363,6 +365,12 @@ class CitizenSocket:
         if self.feed is None:
             await self.error("not_started")
             return
+        # A transcript reads the whole conversation: one every few seconds is plenty.
+        wait = self._transcript_at + TRANSCRIPT_EVERY - time.monotonic()
+        if wait > 0:
+            await self.error("rate_limited", retry_after=wait, seconds=math.ceil(wait))
+            return
+        self._transcript_at = time.monotonic()
         filename, text = await transcript(self.site, self.feed.conversation_id, self.settings)
         await self.send({"type": "transcript", "filename": filename, "content_type": "text/plain; charset=utf-8", "text": text})
 
