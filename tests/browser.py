@@ -2,7 +2,7 @@
 accessibility checks.
 
 Chromium is Debian's (``/usr/bin/chromium``): Playwright's own download cannot work
-here. axe-core is installed by npm at test time into ``.cache/axe`` (git-ignored,
+here. axe-core is installed by npm at test time into ``tests/.node`` (git-ignored,
 never committed) and injected into the page under test. Without Chromium, Playwright
 or npm the tests are skipped (in CI, failed) through conftest's ``unavailable()``.
 """
@@ -27,8 +27,7 @@ ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-ROOT = Path(__file__).resolve().parent.parent
-AXE_DIR = ROOT / ".cache" / "axe"
+AXE_DIR = Path(__file__).resolve().parent / ".node"
 AXE_FILE = AXE_DIR / "node_modules" / "axe-core" / "axe.min.js"
 
 
