@@ -133,7 +133,7 @@ async def train(site: Site, knowledge: Knowledge, created_by: str) -> tuple[BotM
     if existing is not None:
         return await activate(site, digest), False
     started = time.perf_counter()
-    classifier = await asyncio.to_thread(fit, data)
+    classifier = _CACHE.get(digest) or await asyncio.to_thread(fit, data)
     seconds = time.perf_counter() - started
     if classifier is not None:
         _CACHE[digest] = classifier

@@ -27,24 +27,26 @@ class RasaNLU:
     lookups: dict[str, list[str]] = field(default_factory=dict)
 
 
-def _example_lines(value: Any, path: tuple[Any, ...], lines: Lines) -> list[tuple[str, tuple[Any, ...]]]:
+def _example_lines(value: Any, path: tuple[Any, ...], lines: Lines) -> list[tuple[str, str]]:
     """Rasa's ``examples``: a block string of ``- `` lines, or a list of
-    ``{text: …}`` items (the extended form with metadata)."""
+    ``{text: …}`` items (the extended form with metadata). Returns each example
+    with the ``file:line: key`` prefix for errors about it."""
     if isinstance(value, str):
         out = []
         for i, line in enumerate(value.splitlines()):
             stripped = line.strip()
             if not stripped:
                 continue
+            where = lines.error_at_block(path, i, "").removesuffix(": ")
             if not stripped.startswith("-"):
-                raise KnowledgeError([lines.error(path, f"line {i + 1} of the examples does not start with '- ': {stripped[:60]!r}")])
-            out.append((stripped[1:].strip(), path))
+                raise KnowledgeError([f"{where}: line {i + 1} of the examples does not start with '- ': {stripped[:60]!r}"])
+            out.append((stripped[1:].strip(), where))
         return out
     if isinstance(value, list):
         out = []
         for i, item in enumerate(value):
             if isinstance(item, dict) and isinstance(item.get("text"), str):
-                out.append((item["text"].strip(), (*path, i)))
+                out.append((item["text"].strip(), lines.where((*path, i))))
             else:
                 raise KnowledgeError([lines.error((*path, i), "expected an item with 'text'")])
         return out
@@ -80,14 +82,14 @@ def parse_nlu(data: Any, lines: Lines) -> RasaNLU:
                 try:
                     out.examples.append(parse_example(text, name))
                 except ValueError as exc:
-                    problems.append(lines.error(where, str(exc)))
+                    problems.append(f"{where}: {exc}")
             elif kind == "synonym":
                 out.synonyms.setdefault(name, []).append(text)
             elif kind == "regex":
                 try:
                     re.compile(text)
                 except re.error as exc:
-                    problems.append(lines.error(where, f"invalid regular expression {text!r}: {exc}"))
+                    problems.append(f"{where}: invalid regular expression {text!r}: {exc}")
                     continue
                 out.regexes.setdefault(name, []).append(text)
             else:

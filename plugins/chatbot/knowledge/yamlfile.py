@@ -52,6 +52,17 @@ class Lines:
     def error(self, path: Sequence[str | int], message: str) -> str:
         return f"{self.where(path)}: {message}"
 
+    def block_line(self, path: Sequence[str | int], index: int) -> int | None:
+        """The line of the ``index``-th line of a block scalar at ``path``."""
+        line = self.line(path)
+        if line is None:
+            return None
+        return line + 1 + index if tuple(path) in self.block else line
+
+    def error_at_block(self, path: Sequence[str | int], index: int, message: str) -> str:
+        key = ".".join(str(p) for p in path)
+        return f"{self.file}:{self.block_line(path, index)}: {key}: {message}"
+
 
 def _index(node: yaml.Node, path: Path_, lines: Lines, problems: list[str]) -> None:
     lines.by_path[path] = node.start_mark.line + 1
@@ -101,7 +112,12 @@ def read_yaml(file: Path) -> tuple[Any, Lines]:
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"{file}:{mark.line + 1}:{mark.column + 1}" if mark else str(file)
-        raise KnowledgeError([f"{where}: not valid YAML: {exc.problem or exc.context}"]) from None
+        message = f"{where}: not valid YAML: {exc.problem or exc.context}"
+        if exc.context and exc.context_mark and exc.problem:
+            # The problem is often found where the file ends; the context says
+            # where the unfinished thing began.
+            message += f" ({exc.context} that began at line {exc.context_mark.line + 1})"
+        raise KnowledgeError([message]) from None
     except yaml.YAMLError as exc:
         raise KnowledgeError([f"{file}: not valid YAML: {exc}"]) from None
     problems: list[str] = []
