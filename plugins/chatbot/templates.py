@@ -42,7 +42,7 @@ def _url_finalize(value: Any) -> str:
     text = "" if value is None or isinstance(value, Undefined) else str(value)
     if text in (".", ".."):
         # A slot must not walk up the service's path.
-        text = text.replace(".", "%2E")
+        return text.replace(".", "%2E")
     return quote(text, safe="")
 
 
