@@ -58,27 +58,31 @@ async def acquire(site: Site, conversation_id: int) -> tuple[str, SessionState]:
     deadline = time.monotonic() + WAIT_FOR_LEASE
     while True:
         now = site.now()
-        async with site.db.write() as session:
-            taken = await session.exec(
-                update(BotSession)
-                .where(
-                    col(BotSession.conversation_id) == conversation_id,
-                    BotSession.site_id == site.id,
-                    (col(BotSession.lease_until).is_(None)) | (col(BotSession.lease_until) < now),
+        try:
+            async with site.db.write() as session:
+                taken = await session.exec(
+                    update(BotSession)
+                    .where(
+                        col(BotSession.conversation_id) == conversation_id,
+                        BotSession.site_id == site.id,
+                        (col(BotSession.lease_until).is_(None)) | (col(BotSession.lease_until) < now),
+                    )
+                    .values(lease_token=token, lease_until=now + LEASE)
                 )
-                .values(lease_token=token, lease_until=now + LEASE)
-            )
-            if taken.rowcount:
-                row = (await session.exec(select(BotSession).where(col(BotSession.conversation_id) == conversation_id))).one()
-                return token, SessionState.from_json(row.data)
-            exists = (await session.exec(select(BotSession.conversation_id).where(col(BotSession.conversation_id) == conversation_id))).first()
-        if exists is None:
-            try:
-                async with site.db.write() as session:
+                if taken.rowcount:
+                    row = (await session.exec(select(BotSession).where(col(BotSession.conversation_id) == conversation_id))).one()
+                    return token, SessionState.from_json(row.data)
+                exists = (
+                    await session.exec(select(BotSession.conversation_id).where(col(BotSession.conversation_id) == conversation_id))
+                ).first()
+                if exists is None:
+                    # The conversation's first turn: create the row already leased,
+                    # in the same transaction.
                     session.add(BotSession(conversation_id=conversation_id, site_id=site.id, data={}, lease_token=token, lease_until=now + LEASE, updated_at=now))
-                return token, SessionState()
-            except IntegrityError:
-                continue  # created by another worker a moment ago: try to take it
+                    await session.flush()
+                    return token, SessionState()
+        except IntegrityError:
+            continue  # another worker created it a moment ago: try to take it
         if time.monotonic() > deadline:
             raise TimeoutError(f"conversation {conversation_id}: the bot's lease stayed taken")
         await asyncio.sleep(0.05)

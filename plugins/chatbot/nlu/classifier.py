@@ -102,7 +102,7 @@ class IntentClassifier:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", ConvergenceWarning)
             self.model = CalibratedClassifierCV(
-                LinearSVC(C=0.5, class_weight="balanced", max_iter=5000),
+                LinearSVC(C=0.5, class_weight="balanced", dual=True, tol=1e-3, max_iter=2000),
                 method="sigmoid",
                 cv=CALIBRATION_FOLDS,
                 ensemble=False,
