@@ -273,3 +273,15 @@ def test_templates_are_sandboxed_and_data_is_never_evaluated() -> None:
         templates.render("{{ slots.update({'a': 1}) }}", {"slots": {}})
     url = templates.render("https://h/api/{{ slots.n }}", {"slots": {"n": "../admin?x=1"}}, "url")
     assert url == "https://h/api/..%2Fadmin%3Fx%3D1"
+
+
+def test_canales_check_reports_knowledge_problems_with_file_and_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from canales.core.cli import main
+
+    (tmp_path / "kb.yml").write_text("version: 1\nintents:\n  - name: x\n    examples: [hola\n", "utf-8")
+    site = tmp_path / "k.toml"
+    site.write_text('id = "k"\nname = "K"\n[plugins.chatbot]\nknowledge = "kb.yml"\n', "utf-8")
+    assert main(["check", str(site)]) == 1
+    err = capsys.readouterr().err
+    assert f"{site}: plugins.chatbot: the knowledge file has problems:" in err
+    assert f"{tmp_path / 'kb.yml'}:5:1: not valid YAML" in err

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import ipaddress
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pathlib import Path
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 
 from canales.core.siteconfig import Secret
 from canales.plugins.chatbot.texts import TEXTS
@@ -92,6 +94,24 @@ class ChatbotSettings(BaseModel):
             raise ValueError(f"allow_loopback_hosts lists hosts that are not in allowed_hosts: {', '.join(sorted(stray))}")
         if self.endpoint and CHANNEL not in self.channels:
             raise ValueError(f'the bot\'s endpoint is channel "{CHANNEL}": add it to channels')
+        return self
+
+    @model_validator(mode="after")
+    def _knowledge_loads(self, info: ValidationInfo) -> "ChatbotSettings":
+        """Read the knowledge file now, so that `canales check` reports its
+        problems (file and line) as start-up would."""
+        site_file = (info.context or {}).get("site_file")
+        if self.knowledge is None or site_file is None:
+            return self
+        from canales.plugins.chatbot.knowledge import KnowledgeError, load_knowledge
+
+        path = Path(self.knowledge)
+        if not path.is_absolute():
+            path = Path(site_file).parent / path
+        try:
+            load_knowledge(path, allowed_hosts=self.allowed_hosts, secret_names=self.secrets)
+        except KnowledgeError as exc:
+            raise ValueError("the knowledge file has problems:\n" + "\n".join(exc.problems)) from None
         return self
 
 
