@@ -128,7 +128,10 @@ class Webhooks:
             sent = {"content-type": "application/json", **headers}
         self.delivered.append(body)
         if self.graph is not None:
-            self.graph.observe(body)
+            try:
+                self.graph.observe(body)
+            except (ValueError, TypeError, KeyError, AttributeError):
+                pass  # a deliberately broken body teaches Meta nothing
         return await self.client.post(self.url, content=body, headers=sent)
 
     async def send(self, *items: dict[str, Any]) -> httpx.Response:
