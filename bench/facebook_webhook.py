@@ -166,6 +166,7 @@ def main() -> int:
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--batches", default="1,50")
+    parser.add_argument("--drain-limit", type=float, default=60.0, help="seconds to wait for the stored events after the load")
     args = parser.parse_args()
     if pin(1):
         os.sched_setaffinity(0, {1})
@@ -205,7 +206,7 @@ def main() -> int:
                         # Every event acknowledged (warm-up included) must end up stored.
                         started = time.perf_counter()
                         stored = count_messages(db)
-                        while stored < figures["requests"] * batch and time.perf_counter() - started < 300:
+                        while stored < figures["requests"] * batch and time.perf_counter() - started < args.drain_limit:
                             time.sleep(0.2)
                             stored = count_messages(db)
                         figures["drained_s"] = time.perf_counter() - started
@@ -213,6 +214,7 @@ def main() -> int:
                 finally:
                     stop(process)
                 results.append((batch, name, figures))
+                print(f"  measured {name}, batch {batch}: {figures['rps']:.0f} req/s", flush=True)
     print(f"\nsigned webhook POSTs, {args.connections} connections, {args.seconds:.0f} s each, "
           f"{'server on core 0, load on core 1' if pin(1) else 'unpinned'}\n")
     print(f"{'batch':>5}  {'endpoint':<20} {'req/s':>8} {'events/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'errors':>6}")
@@ -224,7 +226,7 @@ def main() -> int:
     for batch, pair in by_batch.items():
         app, bare = pair["canales webhook"], pair["bare HMAC endpoint"]
         print(f"batch {batch}: canales/bare throughput {app['rps'] / bare['rps']:.2f}, p99 ratio {app['p99_ms'] / bare['p99_ms']:.1f}x; "
-              f"after the load, storing all {int(app['stored'])} acknowledged events took {app['drained_s']:.1f} s more "
+              f"after the load, {int(app['stored'])} of {int(app['requests']) * batch} acknowledged events were stored within {app['drained_s']:.1f} s more "
               f"(ack p99 {app['p99_ms']:.0f} ms vs Meta's 5000 ms limit)")
     return 0
 

@@ -15,6 +15,7 @@ from canales.core.site import Site
 from canales.plugins.facebook.delivery import Deliveries
 from canales.plugins.facebook.errors import GraphError
 from canales.plugins.facebook.graph import Graph
+from canales.plugins.facebook.inbox import WebhookInbox
 from canales.plugins.facebook.inbound import Intake, record_event, update_data
 from canales.plugins.facebook.models import FacebookWebhook
 from canales.plugins.facebook.page import PageHealth
@@ -41,8 +42,10 @@ class FacebookRuntime:
         self.intake = Intake(site, self)
         self.deliveries = Deliveries(site, self)
         self.publishing = Publishing(site, self)
+        self.inbox = WebhookInbox(site, process_webhook)
 
     async def close(self) -> None:
+        await self.inbox.close()
         await self.graph.close()
 
     async def hide(self, comment_id: str, message: Message) -> bool:

@@ -9,6 +9,8 @@ wrong, ``sha1=`` or truncated one is 403; nothing is stored). The body is then
 stored as it came (once: a redelivered body is recognised by its digest), the 200
 goes out, and the events are handled after the response. A crash in between leaves
 the body ``received``; the recovery job handles it again (every step is idempotent).
+Storing and processing go through :class:`~.inbox.WebhookInbox` (group commit, one
+processor per worker).
 """
 
 from __future__ import annotations
@@ -83,14 +85,17 @@ async def receive(request: Request) -> Response:
     except (UnicodeDecodeError, ValueError, RecursionError):
         # Signed by Meta yet unreadable: refuse it, so that Meta keeps it (and says so).
         raise HTTPProblem(400, "invalid_json", "the body is not valid JSON") from None
-    webhook_id = await persist(site, body)
+    inbox = site.state[PLUGIN].inbox
+    webhook_id = await inbox.persist(body)
     if webhook_id is None:  # a redelivery of a body already stored
         return PlainTextResponse("EVENT_RECEIVED")
-    return PlainTextResponse("EVENT_RECEIVED", background=BackgroundTask(process_webhook, site, webhook_id))
+    return PlainTextResponse("EVENT_RECEIVED", background=BackgroundTask(inbox.process, webhook_id))
 
 
 async def persist(site: Site, body: bytes) -> int | None:
-    """Store a body once; return its id, or ``None`` if it was stored before."""
+    """Store a body once, on its own (the webhook uses :class:`.inbox.WebhookInbox`,
+    which groups concurrent bodies); return its id, or ``None`` if it was stored
+    before."""
     digest = hashlib.sha256(body).hexdigest()
     try:
         async with site.db.write() as session:
