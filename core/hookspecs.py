@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Inbound,
         OutboundDelivery,
         PeriodicJob,
+        ReplyProblem,
         Routing,
     )
 
@@ -183,6 +184,26 @@ def handle_message(
 # ---------------------------------------------------------------------------
 # Reply and delivery.
 # ---------------------------------------------------------------------------
+
+
+@hookspec
+def review_reply(
+    site: "Site",
+    conversation: "Conversation",
+    text: str,
+    author_kind: str,
+    options: "dict[str, Any]",
+) -> "Awaitable[list[ReplyProblem] | None] | list[ReplyProblem] | None":
+    """Review a reply before it is stored; return the problems that stop it.
+
+    Called by :func:`canales.core.replies.send_reply` for every reply (an agent's,
+    the bot's, an automatic one) before anything is written. The channel of
+    ``conversation`` checks what only it knows: a closed messaging window, a
+    private reply already used, personal data about to be published. If any
+    implementation returns a :class:`canales.ReplyProblem`, ``send_reply`` raises
+    :class:`canales.ReplyRefused` carrying them all and stores nothing. Return
+    ``None`` (or an empty list) for conversations that are not your channel's.
+    """
 
 
 @hookspec(firstresult=True)

@@ -17,9 +17,9 @@ from sqlmodel import col, select
 from canales.core import events
 from canales.core.models import Conversation, Delivery, Message
 from canales.core.routing import NotFound
-from canales.core.site import Site
+from canales.core.site import Site, await_all
 from canales.core.text import MAX_TEXT, clean
-from canales.core.types import Button
+from canales.core.types import Button, ReplyProblem, ReplyRefused
 
 AUTHOR_KINDS = ("agent", "bot", "system")
 
@@ -111,8 +111,10 @@ async def send_reply(
     outbox relay. ``options`` carries channel-specific choices (for example
     Facebook's ``{"reply": "private"}``) to the channel's ``deliver_message``.
 
-    Raises :class:`NotFound` (not this site's conversation), :class:`ConversationClosed`
-    or :class:`~canales.core.text.InvalidInput` (empty or oversized text).
+    Raises :class:`NotFound` (not this site's conversation), :class:`ConversationClosed`,
+    :class:`~canales.core.text.InvalidInput` (empty or oversized text) or
+    :class:`canales.ReplyRefused` (a ``review_reply`` hook found problems); nothing
+    is stored in any of these cases.
     """
     if author_kind not in AUTHOR_KINDS:
         raise ValueError(f"author_kind must be one of {AUTHOR_KINDS}")
@@ -126,6 +128,7 @@ async def send_reply(
         payload["buttons"] = [b.as_dict() for b in buttons]
     if options:
         payload["options"] = options
+    await review(site, conversation_id, text, author_kind, options or {})
     conversation, message, _ = await _append(
         site,
         conversation_id,
@@ -141,6 +144,32 @@ async def send_reply(
     if site.outbox is not None:
         site.outbox.wake()
     return message
+
+
+async def review(
+    site: Site, conversation_id: int, text: str, author_kind: str, options: dict[str, Any]
+) -> None:
+    """Ask the ``review_reply`` hooks about a reply; raise :class:`ReplyRefused`
+    with every problem they found (or :class:`NotFound`)."""
+    async with site.db.read() as session:
+        conversation = (
+            await session.exec(
+                select(Conversation).where(
+                    col(Conversation.id) == conversation_id, Conversation.site_id == site.id
+                )
+            )
+        ).first()
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    problems: list[ReplyProblem] = []
+    for result in await await_all(
+        site.hook.review_reply(
+            site=site, conversation=conversation, text=text, author_kind=author_kind, options=options
+        )
+    ):
+        problems.extend(result or ())
+    if problems:
+        raise ReplyRefused(problems)
 
 
 async def add_note(site: Site, conversation_id: int, text: str, *, agent_id: int | None) -> Message:

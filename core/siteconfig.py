@@ -235,6 +235,15 @@ class ContactChannels(Strict):
     address: str | None = None
 
 
+class Privacy(Strict):
+    """Personal-data detection (:mod:`canales.core.privacy`): the site's own
+    sensitive topics, each a list of words, added to the defaults (or replacing
+    them with ``replace_default_topics = true``)."""
+
+    sensitive_topics: dict[str, list[str]] = Field(default_factory=dict)
+    replace_default_topics: bool = False
+
+
 class SiteConfig(Strict):
     """A validated site file. ``plugins`` holds each enabled plugin's raw settings;
     each plugin's own model validates them (see :mod:`canales.core.plugins`)."""
@@ -246,6 +255,7 @@ class SiteConfig(Strict):
     hours: Hours = Field(default_factory=lambda: Hours(always=True))
     holidays: Holidays = Field(default_factory=Holidays)
     contact: ContactChannels = Field(default_factory=ContactChannels)
+    privacy: Privacy = Field(default_factory=Privacy)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     path: Path | None = Field(default=None, exclude=True)
 

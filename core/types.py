@@ -158,6 +158,35 @@ class DeliveryOutcomeUnknown(DeliveryError):
 
 
 @dataclass(frozen=True)
+class ReplyProblem:
+    """Why a channel will not take a reply, as the ``review_reply`` hook reports it.
+
+    ``code`` is short and machine-readable (``"window_closed"``,
+    ``"personal_data"``); ``message`` tells the agent what is wrong and
+    ``suggestion`` what to do instead, both in the site's language.
+    """
+
+    code: str
+    message: str
+    suggestion: str | None = None
+    plugin: str = ""
+
+
+class ReplyRefused(Exception):
+    """:func:`canales.core.replies.send_reply` stored nothing because a channel
+    refused the reply; ``problems`` says why and what to do instead."""
+
+    def __init__(self, problems: "list[ReplyProblem]") -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+    @property
+    def suggestion(self) -> str | None:
+        """The first problem's suggestion, if any."""
+        return next((p.suggestion for p in self.problems if p.suggestion), None)
+
+
+@dataclass(frozen=True)
 class PeriodicJob:
     """Work a plugin wants run every ``interval`` seconds in every worker.
 
