@@ -94,8 +94,11 @@ class Database:
         return self.dialect == "sqlite"
 
     def _sqlite_engine(self, *, immediate: bool, echo: bool) -> AsyncEngine:
+        # Writers take turns anyway: one connection (one driver thread) serves them
+        # all, which spares thread switches on every statement.
+        pool = {"pool_size": 1, "max_overflow": 0} if immediate else {}
         engine = create_async_engine(
-            self.url, echo=echo, connect_args={"timeout": 30}
+            self.url, echo=echo, connect_args={"timeout": 30}, **pool
         )
 
         @event.listens_for(engine.sync_engine, "connect")
