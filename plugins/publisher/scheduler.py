@@ -1,0 +1,350 @@
+"""The scheduler: publishes due posts once, on time, through their channels.
+
+Every worker of every host runs :func:`run_once` every ``poll_seconds``. A pass:
+
+1. flags posts nobody approved by their time (``expired``) and approved posts the
+   scheduler reaches later than the site's ``late_window_minutes`` (``missed``):
+   neither is published;
+2. *claims* a batch of due posts in one ``UPDATE … WHERE id IN (SELECT … FOR UPDATE
+   SKIP LOCKED) AND <still due> RETURNING``: a post is claimed by exactly one
+   worker, which gets a lease and a ``claim_token``; in the same transaction the
+   post's due targets are marked ``publishing`` — recorded *before* the channel is
+   called;
+3. calls each target's channel; the channel's post id is stored the moment it is
+   returned, before anything else;
+4. settles the post from its targets, only if the claim is still its own.
+
+A timeout (``DeliveryOutcomeUnknown``) makes a target ``unconfirmed``: it is looked
+for on the channel (``find_published``), never posted again. A claim whose lease
+ran out (the worker died between the call and the update) is taken over as
+``unconfirmed`` and reconciled the same way.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import logging
+import random
+import uuid
+from dataclasses import dataclass, field
+
+from sqlalchemy import and_, case, or_, update
+from sqlmodel import col, select
+
+from canales.core.publication import NoPublisher, Publication, PublishResult, find_published, publish, targets
+from canales.core.site import Site
+from canales.core.types import DeliveryError, DeliveryOutcomeUnknown
+from canales.plugins.publisher import notices
+from canales.plugins.publisher.drafts import compose, settings_of
+from canales.plugins.publisher.models import Post, PostEvent, PostTarget
+from canales.plugins.publisher.settings import PublisherSettings
+
+log = logging.getLogger("canales.publisher")
+
+# Never retry sooner than this, so that a channel answering "retry after 0 s" cannot
+# spin a pass.
+MIN_DELAY = 1.0
+
+
+@dataclass
+class PassReport:
+    """What one scheduler pass did, by outcome."""
+
+    claimed: int = 0
+    published: int = 0
+    retrying: int = 0
+    failed: int = 0
+    unconfirmed: int = 0
+    reconciled: int = 0
+    expired: int = 0
+    missed: int = 0
+    outcomes: dict[str, int] = field(default_factory=dict)
+
+
+def backoff(settings: PublisherSettings, attempt: int) -> float:
+    """Seconds before attempt ``attempt + 1``: exponential, capped, full jitter."""
+    high = min(settings.retry_max_seconds, settings.retry_base_seconds * 2 ** (attempt - 1))
+    return max(MIN_DELAY, random.uniform(settings.retry_base_seconds / 2, max(high, settings.retry_base_seconds / 2)))
+
+
+def publication_for(site: Site, post: Post, channel: str) -> Publication:
+    """What the channel receives: the same ``key`` on every attempt and check."""
+    target = targets(site).get(channel)
+    text = compose(post.summary, post.link, target) if target else post.summary
+    return Publication(key=post.key, text=text, link=post.link, scheduled_for=post.publish_at,
+                       extra={"post_id": post.id, "category": post.category, "site": site.id})
+
+
+# --- 1. flags --------------------------------------------------------------------
+
+
+async def flag_late(site: Site, report: PassReport) -> None:
+    """Expire unapproved posts whose time came; flag approved ones too late to go."""
+    settings = settings_of(site)
+    now = site.now()
+    window = dt.timedelta(minutes=settings.late_window_minutes)
+    rules = [
+        ("expired", and_(Post.state == "pending_approval", col(Post.publish_at) <= now)),
+        ("missed", and_(Post.state == "scheduled", col(Post.publish_at) < now - window)),
+        # A retry that could not run in time after downtime: some channel may
+        # already have it, so it is not "missed" (editable) but failed, for a person.
+        ("failed", and_(Post.state == "retrying", col(Post.next_attempt_at) < now - window)),
+    ]
+    flagged: list[tuple[str, Post]] = []
+    async with site.db.write() as session:
+        for to, condition in rules:
+            previous = {"expired": "pending_approval", "missed": "scheduled", "failed": "retrying"}[to]
+            result = await session.exec(
+                update(Post).where(Post.site_id == site.id, condition)
+                .values(state=to, updated_at=now, version=Post.version + 1, reason=f"late:{to}")
+                .returning(Post)
+            )
+            for post in result.scalars().all():
+                session.add(PostEvent(post_id=post.id or 0, site_id=site.id, at=now, previous=previous, state=to))
+                flagged.append((to, post))
+    for to, post in flagged:
+        setattr(report, to, getattr(report, to) + 1)
+        await notices.late(site, post, to)
+
+
+# --- 2. claim ----------------------------------------------------------------------
+
+
+async def claim(site: Site, batch: int | None = None) -> list[Post]:
+    """Atomically take up to ``batch`` posts that are due: first attempts, retries,
+    unconfirmed posts to look for, and posts whose worker's lease ran out."""
+    settings = settings_of(site)
+    db = site.db
+    now = site.now()
+    window = dt.timedelta(minutes=settings.late_window_minutes)
+    free = or_(col(Post.lease_until).is_(None), col(Post.lease_until) < now)
+    due = or_(
+        and_(Post.state == "scheduled", col(Post.publish_at) <= now, col(Post.publish_at) >= now - window),
+        and_(col(Post.state).in_(("retrying", "unconfirmed")), col(Post.next_attempt_at) <= now, free),
+        and_(Post.state == "publishing", col(Post.lease_until) < now),
+    )
+    candidates = (
+        select(Post.id).where(Post.site_id == site.id, due)
+        .order_by(col(Post.publish_at), col(Post.id)).limit(batch or settings.batch)
+    )
+    if not db.is_sqlite:
+        candidates = candidates.with_for_update(skip_locked=True)
+    token = str(uuid.uuid4())
+    async with db.write() as session:
+        result = await session.exec(
+            update(Post)
+            .where(col(Post.id).in_(candidates.scalar_subquery()), due)
+            .values(
+                # A post still "publishing" past its lease lost its worker: whether
+                # the channel got it is unknown.
+                state=case((col(Post.state).in_(("scheduled", "retrying")), "publishing"), else_="unconfirmed"),
+                claim_token=token,
+                lease_until=now + dt.timedelta(seconds=settings.lease_seconds),
+                updated_at=now,
+                version=Post.version + 1,
+            )
+            .returning(Post)
+        )
+        posts = list(result.scalars().all())
+        if not posts:
+            return []
+        publishing = [p.id for p in posts if p.state == "publishing"]
+        recovering = [p.id for p in posts if p.state == "unconfirmed"]
+        if recovering:
+            stuck = await session.exec(
+                update(PostTarget)
+                .where(col(PostTarget.post_id).in_(recovering), PostTarget.state == "publishing")
+                .values(state="unconfirmed", next_attempt_at=now, last_error="worker lost during the call")
+                .returning(PostTarget.post_id)
+            )
+            crashed = set(stuck.scalars().all())
+            for post in posts:
+                if post.id in crashed:
+                    session.add(PostEvent(post_id=post.id, site_id=site.id, at=now, previous="publishing",
+                                          state="unconfirmed", note="lease expired: outcome unknown"))
+        if publishing:
+            await session.exec(
+                update(PostTarget)
+                .where(
+                    col(PostTarget.post_id).in_(publishing),
+                    col(PostTarget.state).in_(("pending", "retrying")),
+                    or_(col(PostTarget.next_attempt_at).is_(None), col(PostTarget.next_attempt_at) <= now),
+                )
+                .values(state="publishing", attempts=PostTarget.attempts + 1)
+            )
+            for post in posts:
+                if post.state == "publishing":
+                    # The claim leaves next_attempt_at as it was: set only on retries.
+                    previous = "retrying" if post.next_attempt_at else "scheduled"
+                    session.add(PostEvent(post_id=post.id or 0, site_id=site.id, at=now, previous=previous,
+                                          state="publishing"))
+    return posts
+
+
+# --- 3. dispatch ---------------------------------------------------------------------
+
+
+async def _store_published(site: Site, target: PostTarget, result: PublishResult) -> None:
+    """Store the channel's id at once — the one write that must not wait."""
+    async with site.db.write() as session:
+        await session.exec(
+            update(PostTarget)
+            .where(col(PostTarget.id) == target.id, col(PostTarget.external_id).is_(None))
+            .values(state="published", external_id=result.external_id[:255], url=result.url,
+                    published_at=site.now(), last_error=None, next_attempt_at=None)
+        )
+
+
+async def _set_target(site: Site, target: PostTarget, **values: object) -> None:
+    async with site.db.write() as session:
+        await session.exec(
+            update(PostTarget).where(col(PostTarget.id) == target.id, col(PostTarget.external_id).is_(None))
+            .values(**values)
+        )
+
+
+def _valid(result: object) -> PublishResult | None:
+    if isinstance(result, PublishResult) and result.external_id:
+        return result
+    return None
+
+
+async def _publish_target(site: Site, post: Post, target: PostTarget, report: PassReport) -> None:
+    settings = settings_of(site)
+    now = site.now
+    publication = publication_for(site, post, target.channel)
+    try:
+        # A call that outlives half the lease would be taken over by another
+        # worker as unconfirmed: treat it as unknown here too.
+        async with asyncio.timeout(settings.lease_seconds / 2):
+            result = _valid(await publish(site, target.channel, publication))
+        if result is None:
+            raise DeliveryOutcomeUnknown(f"channel {target.channel} returned no post id")
+    except NoPublisher as exc:
+        await _set_target(site, target, state="failed", last_error=str(exc))
+        return
+    except (DeliveryOutcomeUnknown, TimeoutError) as exc:
+        delay = max(settings.reconcile_delay_seconds, getattr(exc, "retry_after", None) or 0.0)
+        await _set_target(site, target, state="unconfirmed", last_error=str(exc) or "timeout",
+                          next_attempt_at=now() + dt.timedelta(seconds=delay))
+        return
+    except DeliveryError as exc:
+        if exc.retry and target.attempts < settings.max_attempts:
+            delay = exc.retry_after if exc.retry_after is not None else backoff(settings, target.attempts)
+            await _set_target(site, target, state="retrying", last_error=str(exc)[:2000],
+                              next_attempt_at=now() + dt.timedelta(seconds=max(MIN_DELAY, delay)))
+        else:
+            await _set_target(site, target, state="failed", last_error=str(exc)[:2000])
+        return
+    except Exception as exc:  # noqa: BLE001 - a plugin bug after the call may hide a post
+        log.exception("publisher: channel %s raised while publishing post %s", target.channel, post.id)
+        await _set_target(site, target, state="unconfirmed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                          next_attempt_at=now() + dt.timedelta(seconds=settings.reconcile_delay_seconds))
+        return
+    await _store_published(site, target, result)
+
+
+async def _reconcile_target(site: Site, post: Post, target: PostTarget, report: PassReport) -> None:
+    settings = settings_of(site)
+    now = site.now()
+    try:
+        found = _valid(await find_published(site, target.channel, publication_for(site, post, target.channel)))
+    except Exception as exc:  # noqa: BLE001 - the channel cannot be read now: look again later
+        log.warning("publisher: cannot look for post %s on %s: %s", post.id, target.channel, exc)
+        await _set_target(site, target, last_error=f"check failed: {exc}"[:2000],
+                          next_attempt_at=now + dt.timedelta(seconds=backoff(settings, target.checks + 1)))
+        return
+    if found is not None:
+        report.reconciled += 1
+        await _store_published(site, target, found)
+        return
+    checks = target.checks + 1
+    if checks >= settings.reconcile_checks:
+        await _set_target(site, target, state="failed", checks=checks,
+                          last_error=f"not found on {target.channel} after {checks} checks")
+    else:
+        delay = max(MIN_DELAY, settings.reconcile_delay_seconds * 2 ** (checks - 1))
+        await _set_target(site, target, checks=checks, next_attempt_at=now + dt.timedelta(seconds=delay))
+
+
+async def _targets(site: Site, post_id: int) -> list[PostTarget]:
+    async with site.db.read() as session:
+        return list((await session.exec(select(PostTarget).where(PostTarget.post_id == post_id))).all())
+
+
+async def work(site: Site, post: Post, report: PassReport) -> str | None:
+    """Publish (or reconcile) one claimed post, then settle it; its new state."""
+    before = await _targets(site, post.id or 0)
+    now = site.now()
+    jobs = []
+    for target in before:
+        if post.state == "publishing" and target.state == "publishing":
+            jobs.append(_publish_target(site, post, target, report))
+        elif post.state == "unconfirmed" and target.state == "unconfirmed" and (
+            target.next_attempt_at is None or target.next_attempt_at <= now
+        ):
+            jobs.append(_reconcile_target(site, post, target, report))
+    await asyncio.gather(*jobs)
+    return await settle(site, post, before, report)
+
+
+async def settle(site: Site, post: Post, before: list[PostTarget], report: PassReport) -> str | None:
+    """Give the post the state its targets add up to, if the claim is still ours."""
+    after = await _targets(site, post.id or 0)
+    states = {t.state for t in after}
+    pending = [t.next_attempt_at for t in after if t.state in ("retrying", "pending", "unconfirmed") and t.next_attempt_at]
+    now = site.now()
+    if states <= {"published"}:
+        state = "published"
+    elif "unconfirmed" in states or "publishing" in states:
+        state = "unconfirmed"
+    elif states & {"retrying", "pending"}:
+        state = "retrying"
+    else:
+        state = "failed"
+    failures = "; ".join(f"{t.channel}: {t.last_error}" for t in after if t.state == "failed")
+    values: dict[str, object] = dict(
+        state=state, claim_token=None, lease_until=None, updated_at=now, version=Post.version + 1,
+        next_attempt_at=min(pending) if pending and state in ("retrying", "unconfirmed") else None,
+        reason=failures or None,
+    )
+    if state == "published":
+        values["published_at"] = max((t.published_at for t in after if t.published_at), default=now)
+    async with site.db.write() as session:
+        result = await session.exec(
+            update(Post).where(col(Post.id) == post.id, Post.claim_token == post.claim_token).values(**values)
+        )
+        if not result.rowcount:
+            log.warning("publisher: post %s was taken over by another worker; not settling", post.id)
+            return None
+        if state != post.state:
+            note = "; ".join(f"{t.channel}: {t.state}" + (f" ({t.external_id})" if t.external_id else "") for t in after)
+            session.add(PostEvent(post_id=post.id or 0, site_id=site.id, at=now, previous=post.state, state=state, note=note))
+    report.outcomes[state] = report.outcomes.get(state, 0) + 1
+    if state in ("published", "retrying", "failed", "unconfirmed"):
+        setattr(report, state, getattr(report, state) + 1)
+    await notices.settled(site, post, before, after, state)
+    return state
+
+
+# --- the pass ------------------------------------------------------------------------
+
+
+async def run_once(site: Site, *, max_batches: int = 10_000) -> PassReport:
+    """One scheduler pass for ``site``: flag late posts, then claim and publish due
+    posts batch after batch until none is due."""
+    report = PassReport()
+    await flag_late(site, report)
+    for _ in range(max_batches):
+        claimed = await claim(site)
+        if not claimed:
+            break
+        report.claimed += len(claimed)
+        results = await asyncio.gather(*(work(site, post, report) for post in claimed), return_exceptions=True)
+        for post, outcome in zip(claimed, results):
+            if isinstance(outcome, BaseException):
+                # The post keeps its lease and is taken over as unconfirmed when it
+                # runs out: nothing is lost, nothing is posted twice.
+                log.error("publisher: post %s of site %s: %r", post.id, site.id, outcome)
+    return report

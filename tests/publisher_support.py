@@ -1,0 +1,103 @@
+"""Shared pieces of the publisher's tests: a site with the test publishing channel,
+the channel's stand-in served for real, and agents with each role."""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from canales.core.agents import add_agent
+from canales.core.plugins import from_module
+from canales.plugins.publisher.drafts import Draft
+from fixture_plugins import publishing
+from helpers import serve
+from publishing_standin import StandIn
+
+UTC = dt.timezone.utc
+
+SITE = """
+id = "{id}"
+name = "Sitio {id}"
+timezone = "{tz}"
+
+[hours]
+mon = ["09:00-18:00"]
+tue = ["09:00-18:00"]
+wed = ["09:00-18:00"]
+thu = ["09:00-18:00"]
+fri = ["09:00-18:00"]
+
+[holidays]
+country = "UY"
+categories = ["public"]
+
+[plugins.pubtest]
+url = "{url}"
+{pubtest}
+
+[plugins.publisher]
+allowed_link_domains = ["gub.uy", "ejemplo.gub.uy"]
+channels = ["pubtest"]
+{publisher}
+"""
+
+
+def site_text(url: str, *, id: str = "pub", tz: str = "America/Montevideo", pubtest: str = "",
+              publisher: str = "") -> str:
+    return SITE.format(id=id, tz=tz, url=url, pubtest=pubtest, publisher=publisher)
+
+
+def plugins() -> dict[str, Any]:
+    return {"pubtest": from_module("pubtest", publishing)}
+
+
+@pytest.fixture
+async def standin() -> AsyncIterator[StandIn]:
+    """The publishing stand-in, served on a real port (``standin.url``)."""
+    stand = StandIn()
+    async with serve(stand.app()) as url:
+        stand.url = url  # type: ignore[attr-defined]
+        yield stand
+
+
+@dataclass
+class People:
+    editor: int
+    supervisor: int
+    admin: int
+    outsider: int
+
+
+async def people(site: Any) -> People:
+    """An editor (role agent), a supervisor and an admin of ``site``, and an agent of
+    another site."""
+    ids = {}
+    for role in ("agent", "supervisor", "admin"):
+        agent = await add_agent(site.db, email=f"{role}@{site.id}.gub.uy", name=role.title(),
+                                password="clave-de-prueba-123", site_id=site.id, role=role)
+        ids[role] = agent.id
+    from canales.core.models import SiteRow
+
+    async with site.db.write() as session:
+        if await session.get(SiteRow, "otro") is None:
+            session.add(SiteRow(id="otro", name="Otro"))
+    outsider = await add_agent(site.db, email=f"outsider@{site.id}.gub.uy", name="Ajeno",
+                               password="clave-de-prueba-123", site_id="otro", role="admin")
+    return People(ids["agent"], ids["supervisor"], ids["admin"], outsider.id or 0)
+
+
+def draft(when: str | dt.datetime, summary: str = "Abrió la inscripción a becas 2026.",
+          link: str = "https://www.gub.uy/tramites/becas", category: str = "periodo_inscripcion",
+          **kw: Any) -> Draft:
+    return Draft(summary=summary, link=link, category=category, publish_at=when, **kw)
+
+
+async def count(site: Any, model: Any, *where: Any) -> int:
+    async with site.db.read() as session:
+        return (await session.exec(select(func.count()).select_from(model).where(*where))).one()
