@@ -43,13 +43,14 @@ url = "{url}"
 
 [plugins.publisher]
 allowed_link_domains = ["gub.uy", "ejemplo.gub.uy"]
-channels = ["pubtest"]
 {publisher}
 """
 
 
 def site_text(url: str, *, id: str = "pub", tz: str = "America/Montevideo", pubtest: str = "",
               publisher: str = "") -> str:
+    if "channels" not in publisher:
+        publisher = 'channels = ["pubtest"]\n' + publisher
     return SITE.format(id=id, tz=tz, url=url, pubtest=pubtest, publisher=publisher)
 
 
