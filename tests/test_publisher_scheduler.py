@@ -325,3 +325,17 @@ async def test_periodic_job_publishes_within_seconds(run_app: Any, site_file: An
         assert standin.published() == {post.key: 1}
         async with site.db.read() as session:
             assert (await session.exec(select(Post.state))).all() == ["published"]
+
+
+async def test_a_claim_takes_at_most_one_batch(run_app: Any, site_file: Any, standin: Any, clock: Any) -> None:
+    clock.set(T0)
+    async with run_app(site_for(standin, site_file, publisher="batch = 5"), plugins=plugins(), background=False) as app:
+        site = app.site()
+        who = await people(site)
+        for i in range(30):
+            await create_post(site, who.admin, draft(T0 + dt.timedelta(hours=1), summary=f"Noticia {i}."),
+                              state="scheduled")
+        clock.advance(hours=1)
+        first, second = await scheduler.claim(site), await scheduler.claim(site)
+        assert len(first) == len(second) == 5
+        assert not {p.id for p in first} & {p.id for p in second}

@@ -129,11 +129,24 @@ async def cmd_cadence(args: argparse.Namespace) -> int:
 
 
 async def cmd_publish_due(args: argparse.Namespace) -> int:
+    import asyncio
+    import time
+
     from canales.plugins.publisher import recurrence, scheduler
+    from canales.plugins.publisher.drafts import settings_of
 
     async with _site(args) as site:
+        if args.for_seconds:
+            print(f"publish-due: site {site.id}: a pass every {settings_of(site).poll_seconds:g} s "
+                  f"for {args.for_seconds:g} s", file=sys.stderr, flush=True)
         await recurrence.generate(site)
         report = await scheduler.run_once(site)
+        # --for: keep passing every poll_seconds (a cron job started every minute
+        # with --for 55 publishes within seconds of each post's time).
+        deadline = time.monotonic() + (args.for_seconds or 0)
+        while time.monotonic() < deadline:
+            await asyncio.sleep(min(settings_of(site).poll_seconds, max(0.0, deadline - time.monotonic())))
+            report.add(await scheduler.run_once(site))
     print(f"site {site.id}: claimed {report.claimed}, published {report.published}, retrying {report.retrying}, "
           f"unconfirmed {report.unconfirmed}, reconciled {report.reconciled}, failed {report.failed}, "
           f"expired {report.expired}, missed {report.missed}")
@@ -177,4 +190,6 @@ def add_commands(subparsers: Any) -> None:
     cadence.set_defaults(func=cmd_cadence)
 
     due = common(sub.add_parser("publish-due", help="run one scheduler pass: publish every due post once"))
+    due.add_argument("--for", dest="for_seconds", type=float, default=0.0, metavar="SECONDS",
+                     help="keep running passes every poll_seconds for this long")
     due.set_defaults(func=cmd_publish_due)

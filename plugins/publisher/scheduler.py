@@ -61,6 +61,13 @@ class PassReport:
     missed: int = 0
     outcomes: dict[str, int] = field(default_factory=dict)
 
+    def add(self, other: "PassReport") -> None:
+        """Add another pass's figures to these."""
+        for name in ("claimed", "published", "retrying", "failed", "unconfirmed", "reconciled", "expired", "missed"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+        for state, n in other.outcomes.items():
+            self.outcomes[state] = self.outcomes.get(state, 0) + n
+
 
 def backoff(settings: PublisherSettings, attempt: int) -> float:
     """Seconds before attempt ``attempt + 1``: exponential, capped, full jitter."""
@@ -128,13 +135,21 @@ async def claim(site: Site, batch: int | None = None) -> list[Post]:
         select(Post.id).where(Post.site_id == site.id, due)
         .order_by(col(Post.publish_at), col(Post.id)).limit(batch or settings.batch)
     )
-    if not db.is_sqlite:
-        candidates = candidates.with_for_update(skip_locked=True)
+    if db.is_sqlite:
+        # BEGIN IMMEDIATE already makes this transaction the only writer.
+        chosen = col(Post.id).in_(candidates.scalar_subquery())
+    else:
+        # A MATERIALIZED CTE locks its rows once. As a plain "id IN (subquery)" the
+        # planner may re-run the locking subquery for every row it updates; each
+        # re-run skips the rows this very statement just changed and takes the next
+        # ones, so a "batch" of 5 silently becomes every due post.
+        locked = candidates.with_for_update(skip_locked=True).cte("due_posts").prefix_with("MATERIALIZED")
+        chosen = col(Post.id).in_(select(locked.c.id))
     token = str(uuid.uuid4())
     async with db.write() as session:
         result = await session.exec(
             update(Post)
-            .where(col(Post.id).in_(candidates.scalar_subquery()), due)
+            .where(chosen, due)
             .values(
                 # A post still "publishing" past its lease lost its worker: whether
                 # the channel got it is unknown.

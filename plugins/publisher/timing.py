@@ -65,14 +65,17 @@ def parse_when(value: str | dt.datetime, tz: ZoneInfo) -> dt.datetime:
 
 
 def combine(date_text: str, time_text: str, tz: ZoneInfo) -> dt.datetime:
-    """A date column and a time column (as in a CSV plan) -> a UTC instant."""
+    """A date column (``2026-03-02``) and a time column (``10:00``, ``9:30`` or
+    ``10:00:30``), as in a CSV plan -> a UTC instant."""
     date_text, time_text = date_text.strip(), time_text.strip()
     if not date_text or not time_text:
         raise TimeRefused("missing")
     try:
         day = dt.date.fromisoformat(date_text)
-        hour, _, minute = time_text.partition(":")
-        at = dt.time(int(hour), int(minute or 0))
+        parts = [int(p) for p in time_text.split(":")]
+        if not 2 <= len(parts) <= 3:
+            raise ValueError(time_text)
+        at = dt.time(*parts)
     except ValueError:
         raise TimeRefused("format", value=f"{date_text} {time_text}"[:40]) from None
     return localize(dt.datetime.combine(day, at), tz).astimezone(dt.timezone.utc)
