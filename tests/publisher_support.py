@@ -12,7 +12,6 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from canales.core.agents import add_agent
 from canales.core.plugins import from_module
 from canales.plugins.publisher.drafts import Draft
 from fixture_plugins import publishing
@@ -76,21 +75,22 @@ class People:
 
 
 async def people(site: Any) -> People:
-    """An editor (role agent), a supervisor and an admin of ``site``, and an agent of
-    another site."""
-    ids = {}
-    for role in ("agent", "supervisor", "admin"):
-        agent = await add_agent(site.db, email=f"{role}@{site.id}.gub.uy", name=role.title(),
-                                password="clave-de-prueba-123", site_id=site.id, role=role)
-        ids[role] = agent.id
-    from canales.core.models import SiteRow
+    """An editor (role agent), a supervisor and an admin of ``site``, and an admin of
+    another site. (Rows written directly: hashing passwords is not what these
+    tests are about, and it is slow.)"""
+    from canales.core.models import Agent, Membership, SiteRow
 
+    ids = {}
     async with site.db.write() as session:
         if await session.get(SiteRow, "otro") is None:
             session.add(SiteRow(id="otro", name="Otro"))
-    outsider = await add_agent(site.db, email=f"outsider@{site.id}.gub.uy", name="Ajeno",
-                               password="clave-de-prueba-123", site_id="otro", role="admin")
-    return People(ids["agent"], ids["supervisor"], ids["admin"], outsider.id or 0)
+        for role, site_id in (("agent", site.id), ("supervisor", site.id), ("admin", site.id), ("outsider", "otro")):
+            agent = Agent(email=f"{role}@{site.id}.gub.uy", name=role.title(), password_hash="-")
+            session.add(agent)
+            await session.flush()
+            session.add(Membership(agent_id=agent.id, site_id=site_id, role="admin" if role == "outsider" else role))
+            ids[role] = agent.id
+    return People(ids["agent"], ids["supervisor"], ids["admin"], ids["outsider"])
 
 
 def draft(when: str | dt.datetime, summary: str = "Abrió la inscripción a becas 2026.",
