@@ -339,3 +339,41 @@ async def test_a_claim_takes_at_most_one_batch(run_app: Any, site_file: Any, sta
         first, second = await scheduler.claim(site), await scheduler.claim(site)
         assert len(first) == len(second) == 5
         assert not {p.id for p in first} & {p.id for p in second}
+
+
+async def test_hook_publication_targets(run_app: Any, site_file: Any, standin: Any) -> None:
+    from canales.core.publication import targets
+
+    path = site_for(standin, site_file, pubtest="max_length = 280\nlink_card = false")
+    async with run_app(path, plugins=plugins(), background=False) as app:
+        [(name, target)] = targets(app.site()).items()
+        assert name == "pubtest" and target.max_length == 280 and not target.link_card
+
+
+async def test_hook_publish_post(run_app: Any, site_file: Any, standin: Any) -> None:
+    from canales.core.publication import NoPublisher, Publication, publish
+
+    async with run_app(site_for(standin, site_file), plugins=plugins(), background=False) as app:
+        site = app.site()
+        result = await publish(site, "pubtest", Publication(key="k-1", text="Hola", link="https://www.gub.uy/"))
+        assert result.external_id == standin.posts[0]["id"] and standin.calls[0]["key"] == "k-1"
+        try:
+            await publish(site, "telegram", Publication(key="k-2", text="Hola"))
+        except NoPublisher as exc:
+            assert "telegram" in str(exc)
+        else:
+            raise AssertionError("published on a channel nobody owns")
+        assert len(standin.calls) == 1
+
+
+async def test_hook_find_published_post(run_app: Any, site_file: Any, standin: Any) -> None:
+    from canales.core.publication import Publication, find_published, publish
+
+    async with run_app(site_for(standin, site_file), plugins=plugins(), background=False) as app:
+        site = app.site()
+        made = Publication(key="k-1", text="Hola", link="https://www.gub.uy/")
+        assert await find_published(site, "pubtest", made) is None
+        result = await publish(site, "pubtest", made)
+        found = await find_published(site, "pubtest", made)
+        assert found is not None and found.external_id == result.external_id
+        assert await find_published(site, "pubtest", Publication(key="other", text="x")) is None
