@@ -28,6 +28,7 @@ import logging
 import random
 import uuid
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import and_, case, or_, update
 from sqlmodel import col, select
@@ -121,6 +122,11 @@ async def flag_late(site: Site, report: PassReport) -> None:
 async def claim(site: Site, batch: int | None = None) -> list[Post]:
     """Atomically take up to ``batch`` posts that are due: first attempts, retries,
     unconfirmed posts to look for, and posts whose worker's lease ran out."""
+    return [post for post, _ in await claim_with_targets(site, batch)]
+
+
+async def claim_with_targets(site: Site, batch: int | None = None) -> list[tuple[Post, list[PostTarget]]]:
+    """:func:`claim`, also returning each post's targets as the claim left them."""
     settings = settings_of(site)
     db = site.db
     now = site.now()
@@ -194,29 +200,36 @@ async def claim(site: Site, batch: int | None = None) -> list[Post]:
                     previous = "retrying" if post.next_attempt_at else "scheduled"
                     session.add(PostEvent(post_id=post.id or 0, site_id=site.id, at=now, previous=previous,
                                           state="publishing"))
-    return posts
+        rows = await session.exec(select(PostTarget).where(col(PostTarget.post_id).in_([p.id for p in posts])))
+        by_post: dict[int, list[PostTarget]] = {}
+        for target in rows.all():
+            by_post.setdefault(target.post_id, []).append(target)
+    return [(post, by_post.get(post.id or 0, [])) for post in posts]
 
 
 # --- 3. dispatch ---------------------------------------------------------------------
 
 
-async def _store_published(site: Site, target: PostTarget, result: PublishResult) -> None:
-    """Store the channel's id at once — the one write that must not wait."""
-    async with site.db.write() as session:
-        await session.exec(
-            update(PostTarget)
-            .where(col(PostTarget.id) == target.id, col(PostTarget.external_id).is_(None))
-            .values(state="published", external_id=result.external_id[:255], url=result.url,
-                    published_at=site.now(), last_error=None, next_attempt_at=None)
-        )
+Change = dict[str, object]
 
 
-async def _set_target(site: Site, target: PostTarget, **values: object) -> None:
+def _published(site: Site, result: PublishResult) -> Change:
+    return dict(state="published", external_id=result.external_id[:255], url=result.url,
+                published_at=site.now(), last_error=None, next_attempt_at=None)
+
+
+async def _write(session: Any, target: PostTarget, change: Change) -> None:
+    # A target the channel already gave an id for is never changed again: that id
+    # is the truth, whatever a slower worker concluded meanwhile.
+    await session.exec(
+        update(PostTarget).where(col(PostTarget.id) == target.id, col(PostTarget.external_id).is_(None))
+        .values(**change)
+    )
+
+
+async def _store_now(site: Site, target: PostTarget, change: Change) -> None:
     async with site.db.write() as session:
-        await session.exec(
-            update(PostTarget).where(col(PostTarget.id) == target.id, col(PostTarget.external_id).is_(None))
-            .values(**values)
-        )
+        await _write(session, target, change)
 
 
 def _valid(result: object) -> PublishResult | None:
@@ -225,7 +238,9 @@ def _valid(result: object) -> PublishResult | None:
     return None
 
 
-async def _publish_target(site: Site, post: Post, target: PostTarget, report: PassReport) -> None:
+async def _publish_target(site: Site, post: Post, target: PostTarget, store_now: bool) -> Change | None:
+    """Call the channel; return the target's new values (or store a success at
+    once when ``store_now`` and return ``None``)."""
     settings = settings_of(site)
     now = site.now
     publication = publication_for(site, post, target.channel)
@@ -237,76 +252,91 @@ async def _publish_target(site: Site, post: Post, target: PostTarget, report: Pa
         if result is None:
             raise DeliveryOutcomeUnknown(f"channel {target.channel} returned no post id")
     except NoPublisher as exc:
-        await _set_target(site, target, state="failed", last_error=str(exc))
-        return
+        return dict(state="failed", last_error=str(exc))
     except (DeliveryOutcomeUnknown, TimeoutError) as exc:
         delay = max(settings.reconcile_delay_seconds, getattr(exc, "retry_after", None) or 0.0)
-        await _set_target(site, target, state="unconfirmed", last_error=str(exc) or "timeout",
-                          next_attempt_at=now() + dt.timedelta(seconds=delay))
-        return
+        return dict(state="unconfirmed", last_error=str(exc) or "timeout",
+                    next_attempt_at=now() + dt.timedelta(seconds=delay))
     except DeliveryError as exc:
         if exc.retry and target.attempts < settings.max_attempts:
             delay = exc.retry_after if exc.retry_after is not None else backoff(settings, target.attempts)
-            await _set_target(site, target, state="retrying", last_error=str(exc)[:2000],
-                              next_attempt_at=now() + dt.timedelta(seconds=max(MIN_DELAY, delay)))
-        else:
-            await _set_target(site, target, state="failed", last_error=str(exc)[:2000])
-        return
+            return dict(state="retrying", last_error=str(exc)[:2000],
+                        next_attempt_at=now() + dt.timedelta(seconds=max(MIN_DELAY, delay)))
+        return dict(state="failed", last_error=str(exc)[:2000])
     except Exception as exc:  # noqa: BLE001 - a plugin bug after the call may hide a post
         log.exception("publisher: channel %s raised while publishing post %s", target.channel, post.id)
-        await _set_target(site, target, state="unconfirmed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                          next_attempt_at=now() + dt.timedelta(seconds=settings.reconcile_delay_seconds))
-        return
-    await _store_published(site, target, result)
+        return dict(state="unconfirmed", last_error=f"{type(exc).__name__}: {exc}"[:2000],
+                    next_attempt_at=now() + dt.timedelta(seconds=settings.reconcile_delay_seconds))
+    if store_now:
+        await _store_now(site, target, _published(site, result))
+        return None
+    return _published(site, result)
 
 
-async def _reconcile_target(site: Site, post: Post, target: PostTarget, report: PassReport) -> None:
+async def _reconcile_target(site: Site, post: Post, target: PostTarget, report: PassReport,
+                            store_now: bool) -> Change | None:
+    """Look for the post on the channel; the target's new values."""
     settings = settings_of(site)
     now = site.now()
     try:
         found = _valid(await find_published(site, target.channel, publication_for(site, post, target.channel)))
     except Exception as exc:  # noqa: BLE001 - the channel cannot be read now: look again later
         log.warning("publisher: cannot look for post %s on %s: %s", post.id, target.channel, exc)
-        await _set_target(site, target, last_error=f"check failed: {exc}"[:2000],
-                          next_attempt_at=now + dt.timedelta(seconds=backoff(settings, target.checks + 1)))
-        return
+        return dict(last_error=f"check failed: {exc}"[:2000],
+                    next_attempt_at=now + dt.timedelta(seconds=backoff(settings, target.checks + 1)))
     if found is not None:
         report.reconciled += 1
-        await _store_published(site, target, found)
-        return
+        if store_now:
+            await _store_now(site, target, _published(site, found))
+            return None
+        return _published(site, found)
     checks = target.checks + 1
     if checks >= settings.reconcile_checks:
-        await _set_target(site, target, state="failed", checks=checks,
-                          last_error=f"not found on {target.channel} after {checks} checks")
-    else:
-        delay = max(MIN_DELAY, settings.reconcile_delay_seconds * 2 ** (checks - 1))
-        await _set_target(site, target, checks=checks, next_attempt_at=now + dt.timedelta(seconds=delay))
+        return dict(state="failed", checks=checks, last_error=f"not found on {target.channel} after {checks} checks")
+    delay = max(MIN_DELAY, settings.reconcile_delay_seconds * 2 ** (checks - 1))
+    return dict(checks=checks, next_attempt_at=now + dt.timedelta(seconds=delay))
 
 
-async def _targets(site: Site, post_id: int) -> list[PostTarget]:
-    async with site.db.read() as session:
-        return list((await session.exec(select(PostTarget).where(PostTarget.post_id == post_id))).all())
+async def work(site: Site, post: Post, before: list[PostTarget], report: PassReport) -> str | None:
+    """Publish (or reconcile) one claimed post, then settle it; its new state.
 
-
-async def work(site: Site, post: Post, report: PassReport) -> str | None:
-    """Publish (or reconcile) one claimed post, then settle it; its new state."""
-    before = await _targets(site, post.id or 0)
+    With one channel (the usual case) the channel's id is written in the same
+    transaction that settles the post — the first write after the call. With
+    several, each id is written the moment its channel returns it, without
+    waiting for the others."""
     now = site.now()
-    jobs = []
-    for target in before:
-        if post.state == "publishing" and target.state == "publishing":
-            jobs.append(_publish_target(site, post, target, report))
-        elif post.state == "unconfirmed" and target.state == "unconfirmed" and (
-            target.next_attempt_at is None or target.next_attempt_at <= now
-        ):
-            jobs.append(_reconcile_target(site, post, target, report))
-    await asyncio.gather(*jobs)
-    return await settle(site, post, before, report)
+    due = [t for t in before
+           if (post.state == "publishing" and t.state == "publishing")
+           or (post.state == "unconfirmed" and t.state == "unconfirmed"
+               and (t.next_attempt_at is None or t.next_attempt_at <= now))]
+    store_now = len(due) > 1
+    changes = await asyncio.gather(*(
+        _publish_target(site, post, t, store_now) if post.state == "publishing"
+        else _reconcile_target(site, post, t, report, store_now)
+        for t in due
+    ))
+    return await settle(site, post, before, report, [(t, c) for t, c in zip(due, changes) if c is not None])
 
 
-async def settle(site: Site, post: Post, before: list[PostTarget], report: PassReport) -> str | None:
-    """Give the post the state its targets add up to, if the claim is still ours."""
-    after = await _targets(site, post.id or 0)
+async def settle(site: Site, post: Post, before: list[PostTarget], report: PassReport,
+                 changes: list[tuple[PostTarget, Change]] | None = None) -> str | None:
+    """Write the targets' outcomes, then give the post the state its targets add up
+    to, if the claim is still ours — one transaction."""
+    async with site.db.write() as session:
+        for target, change in changes or ():
+            await _write(session, target, change)
+        after = list((await session.exec(select(PostTarget).where(PostTarget.post_id == post.id))).all())
+        state = await _settle(session, site, post, after)
+    if state is None:
+        return None
+    report.outcomes[state] = report.outcomes.get(state, 0) + 1
+    if state in ("published", "retrying", "failed", "unconfirmed"):
+        setattr(report, state, getattr(report, state) + 1)
+    await notices.settled(site, post, before, after, state)
+    return state
+
+
+async def _settle(session: Any, site: Site, post: Post, after: list[PostTarget]) -> str | None:
     states = {t.state for t in after}
     pending = [t.next_attempt_at for t in after if t.state in ("retrying", "pending", "unconfirmed") and t.next_attempt_at]
     now = site.now()
@@ -326,20 +356,15 @@ async def settle(site: Site, post: Post, before: list[PostTarget], report: PassR
     )
     if state == "published":
         values["published_at"] = max((t.published_at for t in after if t.published_at), default=now)
-    async with site.db.write() as session:
-        result = await session.exec(
-            update(Post).where(col(Post.id) == post.id, Post.claim_token == post.claim_token).values(**values)
-        )
-        if not result.rowcount:
-            log.warning("publisher: post %s was taken over by another worker; not settling", post.id)
-            return None
-        if state != post.state:
-            note = "; ".join(f"{t.channel}: {t.state}" + (f" ({t.external_id})" if t.external_id else "") for t in after)
-            session.add(PostEvent(post_id=post.id or 0, site_id=site.id, at=now, previous=post.state, state=state, note=note))
-    report.outcomes[state] = report.outcomes.get(state, 0) + 1
-    if state in ("published", "retrying", "failed", "unconfirmed"):
-        setattr(report, state, getattr(report, state) + 1)
-    await notices.settled(site, post, before, after, state)
+    result = await session.exec(
+        update(Post).where(col(Post.id) == post.id, Post.claim_token == post.claim_token).values(**values)
+    )
+    if not result.rowcount:
+        log.warning("publisher: post %s was taken over by another worker; not settling", post.id)
+        return None
+    if state != post.state:
+        note = "; ".join(f"{t.channel}: {t.state}" + (f" ({t.external_id})" if t.external_id else "") for t in after)
+        session.add(PostEvent(post_id=post.id or 0, site_id=site.id, at=now, previous=post.state, state=state, note=note))
     return state
 
 
@@ -351,13 +376,21 @@ async def run_once(site: Site, *, max_batches: int = 10_000) -> PassReport:
     posts batch after batch until none is due."""
     report = PassReport()
     await flag_late(site, report)
+    # Bounded: every post in flight holds a database connection at times, and the
+    # pool is shared with the rest of the worker.
+    limit = asyncio.Semaphore(settings_of(site).concurrency)
+
+    async def bounded(post: Post, targets_: list[PostTarget]) -> str | None:
+        async with limit:
+            return await work(site, post, targets_, report)
+
     for _ in range(max_batches):
-        claimed = await claim(site)
+        claimed = await claim_with_targets(site)
         if not claimed:
             break
         report.claimed += len(claimed)
-        results = await asyncio.gather(*(work(site, post, report) for post in claimed), return_exceptions=True)
-        for post, outcome in zip(claimed, results):
+        results = await asyncio.gather(*(bounded(post, t) for post, t in claimed), return_exceptions=True)
+        for (post, _), outcome in zip(claimed, results):
             if isinstance(outcome, BaseException):
                 # The post keeps its lease and is taken over as unconfirmed when it
                 # runs out: nothing is lost, nothing is posted twice.

@@ -47,6 +47,9 @@ class PublisherSettings(BaseModel):
     recurrence_horizon_days: int = Field(default=45, ge=1, le=400)
     """Occurrences of recurring posts are created this many days ahead, for approval."""
     batch: int = Field(default=20, ge=1, le=500)
+    """How many due posts one worker claims at a time."""
+    concurrency: int = Field(default=4, ge=1, le=50)
+    """How many claimed posts one worker publishes at once."""
     texts: dict[str, str] = Field(default_factory=dict)
 
     @field_validator("allowed_link_domains")
