@@ -85,7 +85,8 @@ class BenchChannel:
 
 async def seed(url: str, posts: int) -> None:
     """``posts`` posts due a minute ago, each with one pending target."""
-    from sqlalchemy import delete, insert
+    from sqlalchemy import delete, insert, literal
+    from sqlmodel import select
 
     from canales.core.db import Database
     from canales.core.models import Agent, SiteRow
@@ -106,12 +107,9 @@ async def seed(url: str, posts: int) -> None:
                      created_at=now, updated_at=now) for i in range(posts)]
         for start in range(0, posts, 2000):
             await session.exec(insert(Post).values(rows[start:start + 2000]))  # type: ignore[call-overload]
+        targets = select(Post.id, Post.site_id, literal("bench"), literal("pending"), literal(0), literal(0))
         await session.exec(insert(PostTarget).from_select(  # type: ignore[call-overload]
-            ["post_id", "site_id", "channel", "state", "attempts", "checks"],
-            __import__("sqlmodel").select(Post.id, Post.site_id, __import__("sqlalchemy").literal("bench"),
-                                          __import__("sqlalchemy").literal("pending"),
-                                          __import__("sqlalchemy").literal(0), __import__("sqlalchemy").literal(0)),
-        ))
+            ["post_id", "site_id", "channel", "state", "attempts", "checks"], targets))
     await db.close()
 
 

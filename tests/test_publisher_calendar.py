@@ -275,3 +275,25 @@ async def test_posts_commands(run_app: Any, site_path: Any, database_url: str, c
         assert await asyncio.to_thread(run, "posts", "cadence", *base, "--weeks", "2") == 0
         assert "objetivo" in capsys.readouterr().out
         assert await count(site, Post) == 3
+
+
+async def test_a_recurrence_that_became_invalid_raises_an_alert(run_app: Any, site_file: Any, standin: Any,
+                                                                 clock: Any) -> None:
+    from canales.core.alerts import open_alerts
+
+    clock.set(dt.datetime(2026, 1, 20, 12, 0, tzinfo=UTC))
+    async with run_app(site_file(site_text(standin.url)), plugins=plugins(), background=False) as app:
+        site = app.site()
+        who = await people(site)
+        await create_recurrence(site, who.editor, RecurringDraft(
+            "Abre la inscripción.", "https://www.gub.uy/becas", "periodo_inscripcion", "FREQ=WEEKLY", "2026-01-26 10:00"))
+    # The site drops gub.uy from its allowed domains.
+    narrower = site_file(site_text(standin.url, publisher='allowed_link_domains = ["ejemplo.gub.uy"]'), id="pub2")
+    narrower.write_text(narrower.read_text("utf-8").replace(
+        'allowed_link_domains = ["gub.uy", "ejemplo.gub.uy"]\n', ""), "utf-8")
+    async with run_app(narrower, plugins=plugins(), background=False) as app:
+        site = app.site()
+        assert await generate(site) == 0
+        assert await count(site, Post) == 0
+        [alert] = await open_alerts(site)
+        assert "no se creó" in alert.message and "www.gub.uy" in alert.message

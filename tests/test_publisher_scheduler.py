@@ -377,3 +377,21 @@ async def test_hook_find_published_post(run_app: Any, site_file: Any, standin: A
         found = await find_published(site, "pubtest", made)
         assert found is not None and found.external_id == result.external_id
         assert await find_published(site, "pubtest", Publication(key="other", text="x")) is None
+
+
+async def test_a_retry_left_behind_by_downtime_fails_for_a_person(run_app: Any, site_file: Any, standin: Any,
+                                                                  clock: Any) -> None:
+    clock.set(T0)
+    async with run_app(site_for(standin, site_file), plugins=plugins(), background=False) as app:
+        site = app.site()
+        post = await scheduled_post(site, await people(site), clock)
+        standin.failures = ["5xx"]
+        clock.set(post.publish_at)
+        await scheduler.run_once(site)
+        clock.set((await get_post(site, post.id)).next_attempt_at + dt.timedelta(hours=3))
+        report = await scheduler.run_once(site)
+        assert report.claimed == 0
+        stored = await get_post(site, post.id)
+        assert stored.state == "failed" and stored.reason == "late:failed"
+        assert len(standin.calls) == 1 and standin.posts == []
+        assert len(await open_alerts(site)) == 1

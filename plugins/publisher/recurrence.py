@@ -19,8 +19,9 @@ from dateutil.rrule import rrulestr
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlmodel import select
 
+from canales.core.alerts import raise_alert
 from canales.core.site import Site
-from canales.plugins.publisher.drafts import Checked, Draft, FieldError, PostInvalid, check, settings_of
+from canales.plugins.publisher.drafts import PLUGIN, Checked, Draft, FieldError, PostInvalid, check, settings_of
 from canales.plugins.publisher.models import Post, PostEvent, PostTarget, Recurrence, new_key
 from canales.plugins.publisher.texts import label
 from canales.plugins.publisher.timing import TimeRefused, zone
@@ -129,6 +130,11 @@ async def generate(site: Site) -> int:
             except PostInvalid as exc:
                 # The allow-list or the channels changed since: say so, create nothing.
                 log.warning("publisher: recurrence %s on %s is no longer valid: %s", rec.id, day, exc)
+                reason = "; ".join(e.message for e in exc.errors)
+                title = " ".join(rec.summary.split())[:60]
+                await raise_alert(site, PLUGIN, f"recurrence-{rec.id}-invalid",
+                                  label(settings.texts, "alert.recurrence", title=title, day=day.isoformat(),
+                                        reason=reason))
                 continue
             created += await _insert_occurrence(site, insert, rec, day, checked, now)
     return created

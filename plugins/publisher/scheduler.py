@@ -134,7 +134,8 @@ async def claim_with_targets(site: Site, batch: int | None = None) -> list[tuple
     free = or_(col(Post.lease_until).is_(None), col(Post.lease_until) < now)
     due = or_(
         and_(Post.state == "scheduled", col(Post.publish_at) <= now, col(Post.publish_at) >= now - window),
-        and_(col(Post.state).in_(("retrying", "unconfirmed")), col(Post.next_attempt_at) <= now, free),
+        and_(Post.state == "retrying", col(Post.next_attempt_at) <= now, col(Post.next_attempt_at) >= now - window, free),
+        and_(Post.state == "unconfirmed", col(Post.next_attempt_at) <= now, free),  # looking is always safe
         and_(Post.state == "publishing", col(Post.lease_until) < now),
     )
     candidates = (

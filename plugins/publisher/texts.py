@@ -73,6 +73,7 @@ TEXTS = Texts(
         "alert.not_found": "«{title}» no aparece en {channel} después de {checks} verificaciones. Revisá la página y, si no está, reintentala.",
         "alert.expired": "«{title}» no fue aprobada antes de su hora ({when}) y no se publicó.",
         "alert.missed": "«{title}» debía publicarse el {when} y no se publicó a tiempo (el sistema estuvo detenido). Reprogramala si sigue vigente.",
+        "alert.recurrence": "La publicación repetida «{title}» no se creó para el {day}: {reason}. Corregila o desactivala.",
         # Cadence monitor.
         "cadence.low": "Semana {week}: {count} publicaciones programadas; el objetivo es al menos {min}.",
         "cadence.high": "Semana {week}: {count} publicaciones programadas; el objetivo es como máximo {max}.",
