@@ -96,7 +96,8 @@ class Database:
     def _sqlite_engine(self, *, immediate: bool, echo: bool) -> AsyncEngine:
         # Writers take turns anyway: one connection (one driver thread) serves them
         # all, which spares thread switches on every statement.
-        pool = {"pool_size": 1, "max_overflow": 0} if immediate else {}
+        in_memory = self.url.database in (None, "", ":memory:")
+        pool = {"pool_size": 1, "max_overflow": 0} if immediate and not in_memory else {}
         engine = create_async_engine(
             self.url, echo=echo, connect_args={"timeout": 30}, **pool
         )

@@ -114,12 +114,20 @@ class Outbox:
             .order_by(col(Delivery.id))
             .limit(self.batch)
         )
-        if not db.is_sqlite:
-            candidates = candidates.with_for_update(skip_locked=True)
+        if db.is_sqlite:
+            # BEGIN IMMEDIATE already makes this transaction the only writer.
+            chosen = col(Delivery.id).in_(candidates.scalar_subquery())
+        else:
+            # A MATERIALIZED CTE picks and locks its rows once. As a plain
+            # "id IN (subquery … SKIP LOCKED)" the planner may re-run the subquery
+            # for every row it updates, each run skipping the rows just taken: a
+            # batch of 20 silently becomes every due row.
+            locked = candidates.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+            chosen = col(Delivery.id).in_(select(locked.c.id))
         async with db.write() as session:
             result = await session.exec(
                 update(Delivery)
-                .where(col(Delivery.id).in_(candidates.scalar_subquery()))
+                .where(chosen)
                 .values(
                     state="sending",
                     lease_until=now + LEASE,

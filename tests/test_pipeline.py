@@ -481,3 +481,21 @@ async def test_hook_review_reply(run_app: Any, site_file: Any) -> None:
         with pytest.raises(NotFound):
             await send_reply(site, 999999, "hola", author_kind="bot")
         assert len(reviewer.seen) == 2
+
+
+async def test_a_claim_takes_one_batch_and_two_claims_do_not_overlap(run_app: Any, sites: Any, database_url: str, clock: Any) -> None:
+    async with run_app(*sites, plugins=plugins(), background=False) as app:
+        site = app.site("uno")
+        for i in range(30):
+            received = await receive(site, inbound(f"m-{i}", sender=f"c{i}"))
+            await send_reply(site, received.conversation.id, f"r{i}", author_kind="system")
+        other = Canales(sites, database_url=database_url, plugins=plugins(), clock=clock, background=False)
+        await other.start()
+        try:
+            app.canales.outbox.batch = other.outbox.batch = 5
+            first, second = await asyncio.gather(app.canales.outbox.claim(), other.outbox.claim())
+        finally:
+            await other.stop()
+        assert len(first) == 5 and len(second) == 5
+        assert not {d.id for d in first} & {d.id for d in second}
+        assert await count(site, Delivery, Delivery.state == "sending") == 10
