@@ -11,7 +11,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from canales.core import events
@@ -54,16 +55,18 @@ async def _append(
         if conversation.state == "closed" and not allow_closed:
             raise ConversationClosed(f"conversation {conversation_id} is closed")
         values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": now}
-        if author_kind == "agent" and deliver and conversation.first_response_at is None:
-            values["first_response_at"] = now
-        seq = (
+        if author_kind == "agent" and deliver:
+            values["first_response_at"] = func.coalesce(Conversation.first_response_at, now)
+        seq, first_response_at = (
             await session.exec(
                 update(Conversation)
                 .where(col(Conversation.id) == conversation_id)
                 .values(**values)
-                .returning(Conversation.last_seq)
+                .returning(Conversation.last_seq, Conversation.first_response_at)
             )
-        ).scalar_one()
+        ).one()
+        for name, value in (("last_seq", seq), ("updated_at", now), ("first_response_at", first_response_at)):
+            set_committed_value(conversation, name, value)
         message = Message(
             site_id=site.id,
             conversation_id=conversation_id,
@@ -92,7 +95,6 @@ async def _append(
             )
             session.add(delivery)
             await session.flush()
-        await session.refresh(conversation)
     return conversation, message, delivery
 
 

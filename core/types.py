@@ -50,6 +50,9 @@ class Inbound:
     occurred_at: dt.datetime | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Stored on the conversation this message opens (a pre-chat topic, the post a
+    # comment belongs to), so that routing rules can use it; ignored otherwise.
+    conversation_data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def thread_key(self) -> str:
