@@ -79,10 +79,12 @@ def prelogin_cookie_name(conn: HTTPConnection) -> str:
     return sessions.SECURE_PRELOGIN_COOKIE if conn.url.scheme in ("https", "wss") else sessions.PRELOGIN_COOKIE
 
 
-def csrf_secret(conn: HTTPConnection) -> str | None:
-    """The cookie value the request's CSRF token must be derived from: the
-    session's, or before login the pre-login cookie's."""
-    return conn.cookies.get(session_cookie_name(conn)) or conn.cookies.get(prelogin_cookie_name(conn))
+def csrf_secrets(conn: HTTPConnection) -> list[str]:
+    """The cookie values a request's CSRF token may be derived from: the
+    session's, and the pre-login cookie's (the login form; a stale session cookie
+    must not make logging in impossible)."""
+    values = [conn.cookies.get(session_cookie_name(conn)), conn.cookies.get(prelogin_cookie_name(conn))]
+    return [v for v in values if v]
 
 
 async def _roles(canales: "Canales", agent_id: int) -> dict[str, str]:

@@ -22,7 +22,7 @@ from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from canales.core.inbox.access import csrf_secret
+from canales.core.inbox.access import csrf_secrets
 from canales.core.inbox.sessions import csrf_matches
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
@@ -81,10 +81,10 @@ class CsrfGuard:
         if not same_origin(conn):
             await _refuse(conn, "cross_origin", "La solicitud viene de otro sitio web.")(scope, receive, send)
             return
-        secret = csrf_secret(conn)
+        secrets = csrf_secrets(conn)
         header = conn.headers.get(HEADER)
         if header is not None:
-            if not csrf_matches(secret, header):
+            if not any(csrf_matches(secret, header) for secret in secrets):
                 await _refuse(conn, "csrf", "Falta el token de seguridad o venció; recargá la página.")(scope, receive, send)
                 return
             await self.app(scope, receive, send)
@@ -101,7 +101,7 @@ class CsrfGuard:
                 await _refuse(conn, "too_many_fields", "El formulario tiene demasiados campos.", 413)(scope, receive, send)
                 return
             given = (values.get(FORM_FIELD) or [None])[0]
-        if not csrf_matches(secret, given):
+        if not any(csrf_matches(secret, given) for secret in secrets):
             await _refuse(conn, "csrf", "Falta el token de seguridad o venció; recargá la página.")(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
