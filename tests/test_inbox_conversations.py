@@ -401,3 +401,26 @@ async def test_citizen_text_is_always_escaped(run_app: Any, two_sites: Any) -> N
                 assert "&lt;img src=x onerror=alert(1)&gt;" in page.text, path
             csp = page.headers["content-security-policy"]
             assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+
+
+async def test_the_demo_site_gets_sample_content_once(run_app: Any, monkeypatch: Any) -> None:
+    from pathlib import Path
+
+    from canales.core.cli import DEMO_SECRETS
+    from canales.core.inbox import demo, queries
+
+    for name in DEMO_SECRETS:
+        monkeypatch.setenv(name, "secreto-de-prueba")
+    demo_file = Path(__file__).resolve().parent.parent / "sites" / "demo.toml"
+    async with run_app(demo_file, background=False) as app:
+        site = app.site("demo")
+        admin = await make_agent(app.canales, "demo@ejemplo.gub.uy", "demo", role="admin")
+        assert await demo.seed(site) is True
+        assert await demo.seed(site) is False  # never twice
+        listing = await queries.listing(site, queries.Filters(state="waiting"), "admin", admin)
+        assert len(listing.rows) == len(demo.CONVERSATIONS)
+        backlog = await queries.backlog(site, "admin", admin)
+        assert [r.contact.name for r in backlog.rows] == ["María Rodríguez"]
+        from canales.core.inbox.canned import answers_of
+
+        assert [a.shortcut for a in await answers_of(site)] == sorted(s for s, _, _ in demo.CANNED)
