@@ -145,6 +145,12 @@ async def test_another_sites_objects_are_not_found(run_app: Any, two_sites: Any)
             assert (await client.get("/inbox/search?q=consulta&site=dos")).status_code == 404
             not_found = await client.get("/inbox/nada/")
             assert not_found.status_code == 404
+            # Ids that are not ids are not found either (never a server error).
+            for path in ("/inbox/uno/conversations/99999999999999999999", "/inbox/uno/conversations/abc", "/inbox/uno/conversations/-1"):
+                assert (await client.get(path)).status_code == 404, path
+            api = "/inbox/api/v1/sites/uno/conversations"
+            assert (await client.get(f"{api}/99999999999999999999")).status_code == 404
+            assert (await client.get(f"{api}/١٢")).status_code == 404  # non-ASCII digits
             # "Not yours" and "does not exist" are the same answer.
             assert (await client.get(f"/inbox/dos/conversations/{cid}")).text == (await client.get("/inbox/nada/conversations/1")).text
 

@@ -12,7 +12,7 @@ reports) and ``agent`` (the queue, the bot's conversations and their own).
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import ColumnElement, or_, true
@@ -53,7 +53,6 @@ class SignedIn:
     session_id: int | None = None
     token_id: int | None = None
     csrf: str = ""
-    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def id(self) -> int:

@@ -15,7 +15,7 @@ from canales.core.inbox import accounts, canned, tokens
 from canales.core.inbox.access import SignedIn, require, signed_in, site_for
 from canales.core.inbox.models import CannedAnswer
 from canales.core.inbox.texts import text
-from canales.core.inbox.web import done, render
+from canales.core.inbox.web import as_id, done, path_id, render
 from canales.core.models import Agent, Membership
 from canales.core.routing import NotFound
 from canales.core.site import Site
@@ -35,13 +35,6 @@ async def _admin(request: Request) -> tuple[SignedIn, Site]:
     site, role = site_for(request, who)
     require(role, "admin")
     return who, site
-
-
-def _id(request: Request, name: str) -> int:
-    value = str(request.path_params.get(name, ""))
-    if not value.isdigit() or len(value) > 12:
-        raise NotFound(f"no {name} {value!r}")
-    return int(value)
 
 
 async def _page(request: Request, who: SignedIn, site: Site, tab: str, status: int = 200, **context: Any) -> Response:
@@ -92,7 +85,7 @@ async def create_agent(request: Request) -> Response:
 async def agent_action(request: Request) -> Response:
     """One form per agent row: change role, deactivate, reactivate, reset password."""
     who, site = await _admin(request)
-    agent_id = _id(request, "agent_id")
+    agent_id = path_id(request, "agent_id")
     form = await request.form()
     action = str(form.get("action", ""))
     try:
@@ -148,7 +141,7 @@ async def team_action(request: Request) -> Response:
     if form.get("action") == "delete":
         await teams.remove_team(site, key)
         return done(request, f"/inbox/{site.id}/admin/teams", "deleted")
-    members = [int(v) for v in form.getlist("member") if str(v).isdigit() and len(str(v)) < 12]
+    members = [i for i in (as_id(v) for v in form.getlist("member")) if i is not None]
     await teams.set_members(site, key, members)
     return done(request, f"/inbox/{site.id}/admin/teams", "saved")
 
@@ -176,7 +169,7 @@ async def save_canned(request: Request) -> Response:
     form = await request.form()
     answer_id = request.path_params.get("answer_id")
     if answer_id is not None:
-        answer_id = _id(request, "answer_id")
+        answer_id = path_id(request, "answer_id")
     if form.get("action") == "delete" and answer_id is not None:
         if not await canned.remove(site, answer_id):
             raise NotFound("no such canned answer")
@@ -216,7 +209,7 @@ async def issue_token(request: Request) -> Response:
     agent_value = str(form.get("agent", ""))
     if not name or len(name) > 100:
         return await tokens_page(request, error=text("admin.bad_token_name"), status=422)
-    agent_id = int(agent_value) if agent_value.isdigit() and len(agent_value) < 12 else 0
+    agent_id = as_id(agent_value) or 0
     async with site.db.read() as session:
         membership = await session.get(Membership, (agent_id, site.id))
     if membership is None or not membership.active:
@@ -228,7 +221,7 @@ async def issue_token(request: Request) -> Response:
 
 async def revoke_token(request: Request) -> Response:
     _, site = await _admin(request)
-    if not await tokens.revoke(site.db, site.id, _id(request, "token_id"), site.now()):
+    if not await tokens.revoke(site.db, site.id, path_id(request, "token_id"), site.now()):
         raise NotFound("no such token")
     return done(request, f"/inbox/{site.id}/admin/tokens", "revoked")
 

@@ -27,6 +27,7 @@ from canales.core.inbox import actions, queries, search
 from canales.core.inbox import api_schemas as s
 from canales.core.inbox.access import SignedIn, api_caller, canales_of, conversation_for, visible_to
 from canales.core.inbox.thread import ThreadItem, thread
+from canales.core.inbox.web import MAX_ID, as_id, path_id
 from canales.core.models import Contact, Conversation, Message
 from canales.core.routing import NotFound
 from canales.core.site import Site
@@ -68,20 +69,14 @@ async def _body(request: Request, model: type[M]) -> M:
         raise HTTPProblem(422, "invalid", f"{field}: {first['msg']}", field=field or None) from None
 
 
-def _int(request: Request, name: str) -> int:
-    value = str(request.path_params.get(name, ""))
-    if not value.isdigit() or len(value) > 12:
-        raise NotFound(f"no {name} {value!r}")
-    return int(value)
-
-
 def _query_int(request: Request, name: str, default: int, maximum: int) -> int:
     value = request.query_params.get(name)
     if value is None:
         return default
-    if not value.isdigit() or len(value) > 12:
+    number = as_id(value)
+    if number is None:
         raise HTTPProblem(422, "invalid", f"{name} must be a whole number", field=name)
-    return min(int(value), maximum)
+    return min(number, maximum)
 
 
 def _json(model: BaseModel, status: int = 200) -> JSONResponse:
@@ -186,14 +181,14 @@ async def _detail(site: Site, who: SignedIn, conversation: Conversation) -> s.Co
 
 async def get_conversation(request: Request) -> Response:
     who, site, role = await _caller(request)
-    conversation = await conversation_for(site, _int(request, "conversation_id"), role, who.id)
+    conversation = await conversation_for(site, path_id(request, "conversation_id"), role, who.id)
     return _json(await _detail(site, who, conversation))
 
 
 async def list_messages(request: Request) -> Response:
     who, site, role = await _caller(request)
-    conversation = await conversation_for(site, _int(request, "conversation_id"), role, who.id)
-    after = _query_int(request, "after", 0, 10**12)
+    conversation = await conversation_for(site, path_id(request, "conversation_id"), role, who.id)
+    after = _query_int(request, "after", 0, MAX_ID)
     items = await thread(site, conversation.id or 0, after=after)
     limit = _query_int(request, "limit", 100, 500)
     return _json(
@@ -207,7 +202,7 @@ def _created(message: Message) -> Response:
 
 async def post_reply(request: Request) -> Response:
     who, site, role = await _caller(request)
-    cid = _int(request, "conversation_id")
+    cid = path_id(request, "conversation_id")
     body = await _body(request, s.ReplyIn)
     try:
         message = await actions.reply(site, who, role, cid, body.text, body.options)
@@ -218,7 +213,7 @@ async def post_reply(request: Request) -> Response:
 
 async def post_note(request: Request) -> Response:
     who, site, role = await _caller(request)
-    cid = _int(request, "conversation_id")
+    cid = path_id(request, "conversation_id")
     body = await _body(request, s.NoteIn)
     try:
         message = await actions.note(site, who, role, cid, body.text)
@@ -232,7 +227,7 @@ def _conversation_action(
 ) -> Callable[[Request], Awaitable[Response]]:
     async def handler(request: Request) -> Response:
         who, site, role = await _caller(request)
-        cid = _int(request, "conversation_id")
+        cid = path_id(request, "conversation_id")
         body = await _body(request, model)
         try:
             await run(site, who, role, cid, body)
@@ -271,7 +266,7 @@ async def _reopen(site: Site, who: SignedIn, role: str, cid: int, body: Any) -> 
 
 async def put_labels(request: Request) -> Response:
     who, site, role = await _caller(request)
-    cid = _int(request, "conversation_id")
+    cid = path_id(request, "conversation_id")
     body = await _body(request, s.LabelsIn)
     try:
         labels = await actions.set_labels(site, who, role, cid, body.labels)
@@ -298,7 +293,7 @@ async def list_contacts(request: Request) -> Response:
 
 async def get_contact(request: Request) -> Response:
     who, site, role = await _caller(request)
-    contact_id = _int(request, "contact_id")
+    contact_id = path_id(request, "contact_id")
     async with site.db.read() as session:
         contact = (await session.exec(select(Contact).where(col(Contact.id) == contact_id, Contact.site_id == site.id))).first()
         conversations = (
@@ -347,7 +342,7 @@ async def search_messages(request: Request) -> Response:
 async def retry_delivery(request: Request) -> Response:
     who, site, role = await _caller(request)
     try:
-        await actions.retry_delivery(site, who, role, _int(request, "delivery_id"))
+        await actions.retry_delivery(site, who, role, path_id(request, "delivery_id"))
     except actions.ActionError as exc:
         raise _refused(exc) from None
     return JSONResponse({"ok": True}, status_code=202)

@@ -14,8 +14,8 @@ from starlette.responses import JSONResponse, Response
 from canales.core.events import message_dict
 from canales.core.inbox import actions
 from canales.core.inbox.access import SignedIn, signed_in, site_for
-from canales.core.inbox.pages import conversation_id_of, conversation_page
-from canales.core.inbox.web import done, wants_json
+from canales.core.inbox.pages import conversation_page
+from canales.core.inbox.web import as_id, done, path_id, wants_json
 from canales.core.site import Site
 
 OPTION_PREFIX = "option."
@@ -34,7 +34,7 @@ async def _run(
 ) -> Response:
     who = await signed_in(request)
     site, role = site_for(request, who)
-    conversation_id = conversation_id_of(request)
+    conversation_id = path_id(request, "conversation_id")
     form = await request.form()
     try:
         result = await action(site, who, role, conversation_id, form)
@@ -45,11 +45,6 @@ async def _run(
         return await conversation_page(request, error=str(exc), status=422, **drafts)
     payload = {"created": message_dict(result)} if code in ("reply", "note") else {}
     return done(request, _page(site, conversation_id), code, **payload)
-
-
-def _optional_int(value: Any) -> int | None:
-    text = str(value or "").strip()
-    return int(text) if text.isdigit() and len(text) < 12 else None
 
 
 async def reply(request: Request) -> Response:
@@ -80,7 +75,7 @@ async def transfer(request: Request) -> Response:
             who,
             role,
             cid,
-            to_agent=_optional_int(value) if kind == "agent" else None,
+            to_agent=as_id(value) if kind == "agent" else None,
             to_team=value if kind == "team" and value else None,
             reason=str(form.get("reason", "")),
         )
@@ -114,6 +109,5 @@ async def retry(request: Request) -> Response:
     """"Reintentar" on a failed delivery."""
     who = await signed_in(request)
     site, role = site_for(request, who)
-    delivery_id = _optional_int(request.path_params.get("delivery_id"))
-    delivery = await actions.retry_delivery(site, who, role, delivery_id or 0)
+    delivery = await actions.retry_delivery(site, who, role, path_id(request, "delivery_id"))
     return done(request, _page(site, delivery.conversation_id), "retry")

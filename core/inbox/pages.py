@@ -17,23 +17,9 @@ from canales.core.inbox import canned, queries
 from canales.core.inbox.access import can_manage, conversation_for, require, sees_everything, signed_in, site_for
 from canales.core.inbox.thread import DELIVERY_NAMES, mark_read, satisfaction_of, site_agents, site_teams, thread
 from canales.core.inbox.thread import item as thread_item
-from canales.core.inbox.web import done, render, render_fragment
+from canales.core.inbox.web import as_id, done, path_id, render, render_fragment
 from canales.core.models import Alert, Contact, Conversation
 from canales.core.routing import NotFound
-
-
-def _int(value: Any, default: int = 0) -> int:
-    try:
-        return max(0, int(value))
-    except (TypeError, ValueError):
-        return default
-
-
-def conversation_id_of(request: Request) -> int:
-    value = request.path_params.get("conversation_id", "")
-    if not str(value).isdigit() or len(str(value)) > 12:
-        raise NotFound("no such conversation")
-    return int(value)
 
 
 async def conversation_list(request: Request) -> Response:
@@ -69,7 +55,7 @@ async def _contact(site: Any, conversation: Conversation) -> Contact | None:
         return (await session.exec(select(Contact).where(col(Contact.id) == conversation.contact_id))).first()
 
 
-async def conversation_context(request: Request, who: Any, site: Any, role: str, conversation: Conversation) -> dict[str, Any]:
+async def conversation_context(who: Any, site: Any, role: str, conversation: Conversation) -> dict[str, Any]:
     """Everything the conversation page shows besides the thread."""
     contact = await _contact(site, conversation)
     agents = await site_agents(site)
@@ -98,10 +84,10 @@ async def conversation_context(request: Request, who: Any, site: Any, role: str,
 async def conversation_page(request: Request, *, error: str | None = None, draft: str = "", note_draft: str = "", status: int = 200) -> Response:
     who = await signed_in(request)
     site, role = site_for(request, who)
-    conversation = await conversation_for(site, conversation_id_of(request), role, who.id)
+    conversation = await conversation_for(site, path_id(request, "conversation_id"), role, who.id)
     items = await thread(site, conversation.id or 0)
     await mark_read(site, who.id, conversation.id or 0, conversation.last_seq)
-    context = await conversation_context(request, who, site, role, conversation)
+    context = await conversation_context(who, site, role, conversation)
     return await render(
         request,
         "inbox/conversation.html",
@@ -122,8 +108,8 @@ async def messages_fragment(request: Request) -> Response:
     numbers make it exact: nothing skipped, nothing twice)."""
     who = await signed_in(request)
     site, role = site_for(request, who)
-    conversation = await conversation_for(site, conversation_id_of(request), role, who.id)
-    items = await thread(site, conversation.id or 0, after=_int(request.query_params.get("after")))
+    conversation = await conversation_for(site, path_id(request, "conversation_id"), role, who.id)
+    items = await thread(site, conversation.id or 0, after=as_id(request.query_params.get("after")) or 0)
     if items and request.query_params.get("read") == "1":
         await mark_read(site, who.id, conversation.id or 0, items[-1].message.seq)
     return render_fragment(
@@ -135,8 +121,8 @@ async def message_fragment(request: Request) -> Response:
     """One message (its delivery state changed)."""
     who = await signed_in(request)
     site, role = site_for(request, who)
-    conversation = await conversation_for(site, conversation_id_of(request), role, who.id)
-    found = await thread_item(site, conversation.id or 0, _int(request.path_params.get("message_id")))
+    conversation = await conversation_for(site, path_id(request, "conversation_id"), role, who.id)
+    found = await thread_item(site, conversation.id or 0, path_id(request, "message_id"))
     if found is None:
         raise NotFound("no such message")
     return render_fragment(
@@ -148,8 +134,8 @@ async def status_fragment(request: Request) -> Response:
     """The conversation's state and the actions it allows now."""
     who = await signed_in(request)
     site, role = site_for(request, who)
-    conversation = await conversation_for(site, conversation_id_of(request), role, who.id)
-    context = await conversation_context(request, who, site, role, conversation)
+    conversation = await conversation_for(site, path_id(request, "conversation_id"), role, who.id)
+    context = await conversation_context(who, site, role, conversation)
     return render_fragment(request, "inbox/_status.html", csrf_token=who.csrf, site=site, **context)
 
 
@@ -157,9 +143,9 @@ async def mark_read_action(request: Request) -> Response:
     """The page script marks messages read as they appear on screen."""
     who = await signed_in(request)
     site, role = site_for(request, who)
-    conversation = await conversation_for(site, conversation_id_of(request), role, who.id)
+    conversation = await conversation_for(site, path_id(request, "conversation_id"), role, who.id)
     form = await request.form()
-    seq = min(_int(form.get("seq")), conversation.last_seq)
+    seq = min(as_id(form.get("seq")) or 0, conversation.last_seq)
     await mark_read(site, who.id, conversation.id or 0, seq)
     return HTMLResponse(status_code=204)
 
@@ -179,7 +165,7 @@ async def resolve_alert(request: Request) -> Response:
     who = await signed_in(request)
     site, role = site_for(request, who)
     require(role, "admin", "supervisor")
-    alert_id = _int(request.path_params.get("alert_id"), -1)
+    alert_id = path_id(request, "alert_id")
     async with site.db.write() as session:
         result = await session.exec(
             update(Alert)

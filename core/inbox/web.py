@@ -42,6 +42,26 @@ def static_url(name: str) -> str:
     return f"{STATIC_PREFIX}/{name}?v={_version(name)}"
 
 
+MAX_ID = 2**31 - 1  # ids and sequence numbers are 32-bit integer columns
+
+
+def as_id(value: Any) -> int | None:
+    """A database id (or sequence number) from a path, query or form value:
+    ASCII digits within a 32-bit integer, else ``None``."""
+    text = "" if value is None else str(value).strip()
+    if not (text.isascii() and text.isdigit()) or len(text) > 10 or int(text) > MAX_ID:
+        return None
+    return int(text)
+
+
+def path_id(conn: HTTPConnection, name: str) -> int:
+    """The id in the URL's ``name`` part; :class:`NotFound` if it is not one."""
+    value = as_id(conn.path_params.get(name))
+    if value is None:
+        raise NotFound(f"no {name} {conn.path_params.get(name)!r}")
+    return value
+
+
 def wants_json(conn: HTTPConnection) -> bool:
     return conn.url.path.startswith("/inbox/api/") or "application/json" in conn.headers.get("accept", "")
 
