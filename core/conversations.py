@@ -293,14 +293,17 @@ async def labels_of(site: Site, conversation_ids: Iterable[int]) -> dict[int, li
     found: dict[int, list[str]] = {i: [] for i in ids}
     if not ids:
         return found
+    # By conversation id only (the primary key's index), then keep the site's: a
+    # site_id condition makes SQLite scan the site's whole label index instead.
     async with site.db.read() as session:
         rows = (
             await session.exec(
-                select(ConversationLabel.conversation_id, ConversationLabel.name)
-                .where(ConversationLabel.site_id == site.id, col(ConversationLabel.conversation_id).in_(ids))
+                select(ConversationLabel.conversation_id, ConversationLabel.name, ConversationLabel.site_id)
+                .where(col(ConversationLabel.conversation_id).in_(ids))
                 .order_by(col(ConversationLabel.name))
             )
         ).all()
-    for conversation_id, name in rows:
-        found[conversation_id].append(name)
+    for conversation_id, name, site_id in rows:
+        if site_id == site.id:
+            found[conversation_id].append(name)
     return found

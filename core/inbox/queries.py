@@ -235,22 +235,22 @@ async def listing(site: Site, filters: Filters, role: str, agent_id: int) -> Lis
 async def unread_total(site: Site, role: str, agent_id: int) -> int:
     """Unread citizen messages over the open conversations the agent handles or
     could take (assigned to them, or waiting)."""
-    read_upto = (
-        select(ConversationRead.last_read_seq)
-        .where(ConversationRead.conversation_id == Message.conversation_id, ConversationRead.agent_id == agent_id)
-        .correlate(Message)
-        .scalar_subquery()
+    read = (
+        select(ConversationRead.conversation_id, ConversationRead.last_read_seq)
+        .where(ConversationRead.agent_id == agent_id)
+        .subquery()
     )
     query = (
         select(func.count())
-        .select_from(Message)
-        .join(Conversation, col(Conversation.id) == Message.conversation_id)
+        .select_from(Conversation)
+        .join(Message, col(Message.conversation_id) == Conversation.id)
+        .outerjoin(read, read.c.conversation_id == Conversation.id)
         .where(
             Conversation.site_id == site.id,
             (col(Conversation.assignee_id) == agent_id) & (col(Conversation.state) == "assigned")
             | col(Conversation.state).in_(("new", "queued")),
             Message.direction == "in",
-            col(Message.seq) > func.coalesce(read_upto, 0),
+            col(Message.seq) > func.coalesce(read.c.last_read_seq, 0),
         )
     )
     async with site.db.read() as session:
