@@ -244,6 +244,19 @@ async def test_backlog_shows_what_arrived_while_closed_oldest_first(run_app: Any
         assert night_2.conversation.id
 
 
+async def test_a_site_open_around_the_clock_has_an_empty_backlog(run_app: Any, two_sites: Any) -> None:
+    async with run_app(*two_sites) as app:
+        site = app.site("uno")
+        await make_agent(app.canales, "ana@uno.uy", "uno")
+        await citizen_says(site, "hola")
+        # Open 24 h, every day: there is no last opening or closing within a year.
+        assert site.hours.last_opening(site.now()) is None and site.hours.previous_closing(site.now()) is None
+        async with client_for(app) as client:
+            await login(client, "ana@uno.uy")
+            page = await client.get("/inbox/uno/backlog")
+            assert page.status_code == 200 and "No queda nada pendiente de la noche." in page.text
+
+
 async def test_replying_takes_the_conversation_and_shows_the_delivery(run_app: Any, two_sites: Any) -> None:
     async with run_app(*two_sites) as app:
         site = app.site("uno")
