@@ -18,12 +18,15 @@ from __future__ import annotations
 
 from urllib.parse import parse_qs, urlsplit
 
+from markupsafe import escape
+
 from starlette.requests import HTTPConnection
 from starlette.responses import HTMLResponse, JSONResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from canales.core.inbox.access import csrf_secrets
 from canales.core.inbox.sessions import csrf_matches
+from canales.core.inbox.texts import text
 
 SAFE_METHODS = ("GET", "HEAD", "OPTIONS")
 FORM_FIELD = "csrf_token"
@@ -51,12 +54,14 @@ def same_origin(conn: HTTPConnection) -> bool:
     return origin == own_origin(conn)
 
 
-def _refuse(conn: HTTPConnection, code: str, message: str, status: int = 403) -> Response:
+def _refuse(conn: HTTPConnection, code: str, status: int = 403) -> Response:
+    message = text(f"refused.{code}")
     if conn.url.path.startswith("/inbox/api/") or "application/json" in conn.headers.get("accept", ""):
         return JSONResponse({"error": code, "message": message}, status_code=status)
+    title = escape(text("refused.title"))
     return HTMLResponse(
-        "<!doctype html><html lang=\"es\"><meta charset=\"utf-8\"><title>Solicitud rechazada</title>"
-        f"<h1>Solicitud rechazada</h1><p>{message}</p><p><a href=\"/inbox/\">Volver a la bandeja</a></p>",
+        f"<!doctype html><html lang=\"es\"><meta charset=\"utf-8\"><title>{title}</title>"
+        f"<h1>{title}</h1><p>{escape(message)}</p><p><a href=\"/inbox/\">{escape(text('refused.back'))}</a></p>",
         status_code=status,
     )
 
@@ -76,33 +81,33 @@ class CsrfGuard:
             if conn.url.path.startswith("/inbox/api/"):
                 await self.app(scope, receive, send)
             else:
-                await _refuse(conn, "token_not_allowed", "Los tokens de API solo sirven en /inbox/api/.", 401)(scope, receive, send)
+                await _refuse(conn, "token_not_allowed", 401)(scope, receive, send)
             return
         if not same_origin(conn):
-            await _refuse(conn, "cross_origin", "La solicitud viene de otro sitio web.")(scope, receive, send)
+            await _refuse(conn, "cross_origin")(scope, receive, send)
             return
         secrets = csrf_secrets(conn)
         header = conn.headers.get(HEADER)
         if header is not None:
             if not any(csrf_matches(secret, header) for secret in secrets):
-                await _refuse(conn, "csrf", "Falta el token de seguridad o venció; recargá la página.")(scope, receive, send)
+                await _refuse(conn, "csrf")(scope, receive, send)
                 return
             await self.app(scope, receive, send)
             return
         body, too_large = await _read(receive)
         if too_large:
-            await _refuse(conn, "too_large", "El formulario es demasiado grande.", 413)(scope, receive, send)
+            await _refuse(conn, "too_large", 413)(scope, receive, send)
             return
         given = None
         if conn.headers.get("content-type", "").startswith("application/x-www-form-urlencoded"):
             try:
                 values = parse_qs(body.decode("utf-8", "replace"), max_num_fields=MAX_FIELDS)
             except ValueError:
-                await _refuse(conn, "too_many_fields", "El formulario tiene demasiados campos.", 413)(scope, receive, send)
+                await _refuse(conn, "too_many_fields", 413)(scope, receive, send)
                 return
             given = (values.get(FORM_FIELD) or [None])[0]
         if not any(csrf_matches(secret, given) for secret in secrets):
-            await _refuse(conn, "csrf", "Falta el token de seguridad o venció; recargá la página.")(scope, receive, send)
+            await _refuse(conn, "csrf")(scope, receive, send)
             return
         await self.app(scope, _replay(body, receive), send)
 

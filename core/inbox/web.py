@@ -77,14 +77,14 @@ def local_time(site: Site | None, value: dt.datetime | None, fmt: str = "%d/%m/%
 def core_menu(site: Site, role: str) -> list[MenuLink]:
     base = f"/inbox/{site.id}"
     links = [
-        MenuLink("Conversaciones", f"{base}/"),
-        MenuLink("Pendientes de la noche", f"{base}/backlog"),
-        MenuLink("Buscar", f"/inbox/search?site={site.id}"),
+        MenuLink(text("menu.conversations"), f"{base}/"),
+        MenuLink(text("menu.backlog"), f"{base}/backlog"),
+        MenuLink(text("menu.search"), f"/inbox/search?site={site.id}"),
     ]
     if sees_everything(role):
-        links.append(MenuLink("Informes", f"{base}/reports"))
+        links.append(MenuLink(text("menu.reports"), f"{base}/reports"))
     if role == "admin":
-        links.append(MenuLink("Administración", f"{base}/admin/agents"))
+        links.append(MenuLink(text("menu.admin"), f"{base}/admin/agents"))
     return links
 
 
@@ -163,7 +163,7 @@ def done(request: Request, location: str, code: str, **payload: Any) -> Response
 async def login_required(request: Request, exc: Exception) -> Response:
     if wants_json(request):
         return JSONResponse(
-            {"error": "login_required", "message": "Iniciá sesión (o enviá un token de API válido)."},
+            {"error": "login_required", "message": text("page.login_required")},
             status_code=401,
             headers={"www-authenticate": 'Bearer realm="canales"'},
         )
@@ -176,28 +176,28 @@ async def login_required(request: Request, exc: Exception) -> Response:
 
 async def not_found(request: Request, exc: Exception) -> Response:
     if wants_json(request):
-        return JSONResponse({"error": "not_found", "message": "No existe o no tenés acceso."}, status_code=404)
-    return await _error_page(request, 404, "No encontrado", "Lo que buscás no existe o no tenés acceso.")
+        return JSONResponse({"error": "not_found", "message": text("page.not_found")}, status_code=404)
+    return await _error_page(request, 404, text("page.not_found_title"), text("page.not_found"))
 
 
 async def forbidden(request: Request, exc: Exception) -> Response:
     message = text("error.forbidden_action")
     if wants_json(request):
         return JSONResponse({"error": "forbidden", "message": message}, status_code=403)
-    return await _error_page(request, 403, "Sin permiso", message)
+    return await _error_page(request, 403, text("page.forbidden_title"), message)
 
 
 async def refused(request: Request, exc: Exception) -> Response:
     if wants_json(request):
         return JSONResponse({"error": "refused", "message": str(exc)}, status_code=422)
-    return await _error_page(request, 422, "No se pudo", str(exc))
+    return await _error_page(request, 422, text("page.failed_title"), str(exc))
 
 
 async def problem(request: Request, exc: Exception) -> Response:
     assert isinstance(exc, HTTPProblem)
     if wants_json(request):
         return exc.response()
-    return await _error_page(request, exc.status, "No se pudo", exc.message)
+    return await _error_page(request, exc.status, text("page.failed_title"), exc.message)
 
 
 async def _error_page(request: Request, status: int, title: str, message: str) -> Response:
