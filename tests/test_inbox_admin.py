@@ -105,3 +105,28 @@ async def test_teams_are_created_staffed_and_removed(run_app: Any, two_sites: An
                 conversation = await session.get(Conversation, received.conversation.id)
             assert conversation is not None and conversation.team is None and conversation.state == "queued"
             assert (await client.post("/inbox/uno/admin/teams/transito", data={"action": "delete", "csrf_token": token})).status_code == 404
+
+
+async def test_open_alerts_show_on_every_page_until_resolved(run_app: Any, two_sites: Any) -> None:
+    from canales.core.alerts import raise_alert
+
+    async with run_app(*two_sites) as app:
+        site = app.site("uno")
+        await make_agent(app.canales, "ana@uno.uy", "uno")
+        await make_agent(app.canales, "sara@uno.uy", "uno", role="supervisor")
+        alert = await raise_alert(site, "facebook", "token_expired", "El token de la página venció: <renovalo>.")
+        await raise_alert(app.site("dos"), "facebook", "other", "Alerta de otro sitio")
+        async with client_for(app) as agent, client_for(app) as supervisor:
+            await login(agent, "ana@uno.uy")
+            await login(supervisor, "sara@uno.uy")
+            page = (await agent.get("/inbox/uno/backlog")).text
+            assert "El token de la página venció: &lt;renovalo&gt;." in page and "Alerta de otro sitio" not in page
+            assert "Marcar resuelta" not in page  # agents see it; supervisors and admins resolve it
+            token = await session_csrf(agent, "uno")
+            assert (await agent.post(f"/inbox/uno/alerts/{alert.id}/resolve", data={"csrf_token": token})).status_code == 403
+            token = await session_csrf(supervisor, "uno")
+            assert "Marcar resuelta" in (await supervisor.get("/inbox/uno/")).text
+            resolved = await supervisor.post(f"/inbox/uno/alerts/{alert.id}/resolve", data={"csrf_token": token})
+            assert resolved.status_code == 303
+            assert "venció" not in (await agent.get("/inbox/uno/")).text
+            assert (await supervisor.post(f"/inbox/uno/alerts/{alert.id}/resolve", data={"csrf_token": token})).status_code == 404
