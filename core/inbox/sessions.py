@@ -59,6 +59,17 @@ class ActiveSession:
     agent: Agent
 
 
+def _valid(found: AgentSession, agent: Agent, now: dt.datetime) -> bool:
+    """Not ended, not expired, not idle too long, agent active, password unchanged."""
+    return (
+        found.revoked_at is None
+        and found.expires_at > now
+        and found.last_seen_at + IDLE > now
+        and agent.active
+        and found.epoch == agent.session_epoch
+    )
+
+
 async def open_session(
     db: Database, agent: Agent, now: dt.datetime, *, ip: str | None, user_agent: str | None
 ) -> str:
@@ -96,13 +107,7 @@ async def find_session(db: Database, token: str | None, now: dt.datetime) -> Act
     if row is None:
         return None
     found, agent = row
-    if (
-        found.revoked_at is not None
-        or found.expires_at <= now
-        or found.last_seen_at + IDLE <= now
-        or not agent.active
-        or found.epoch != agent.session_epoch
-    ):
+    if not _valid(found, agent, now):
         return None
     if now - found.last_seen_at >= TOUCH_EVERY:
         async with db.write() as session:
@@ -123,14 +128,7 @@ async def session_is_valid(db: Database, session_id: int, now: dt.datetime) -> b
         ).first()
     if row is None:
         return False
-    found, agent = row
-    return (
-        found.revoked_at is None
-        and found.expires_at > now
-        and found.last_seen_at + IDLE > now
-        and agent.active
-        and found.epoch == agent.session_epoch
-    )
+    return _valid(row[0], row[1], now)
 
 
 async def end_session(db: Database, session_id: int, now: dt.datetime) -> None:
