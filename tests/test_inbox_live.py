@@ -277,3 +277,22 @@ async def test_two_workers_share_live_events_and_revocations_through_redis(
                 assert page.status_code == 200
                 await other_tab.post("/inbox/logout", data={"csrf_token": csrf_of(page.text)})
             assert await close_code(ws) == 4401
+
+
+async def test_deactivation_or_a_role_change_closes_the_socket(run_app: Any, two_sites: Any) -> None:
+    async with run_app(*two_sites) as app, served(app) as base:
+        await make_agent(app.canales, "admin@uno.uy", "uno", role="admin")
+        beto = await make_agent(app.canales, "beto@uno.uy", "uno")
+        admin = await browser_login(base, "admin@uno.uy")
+        agent = await browser_login(base, "beto@uno.uy")
+        async with aclosing(admin), aclosing(agent):
+            token = csrf_of((await admin.get("/inbox/uno/")).text)
+            async with socket_to(base, agent) as ws:
+                await next_event(ws, "ready")
+                await admin.post(f"/inbox/uno/admin/agents/{beto}", data={"action": "role", "role": "supervisor", "csrf_token": token})
+                # The socket was opened with the agent's view; a new role needs a new one.
+                assert await close_code(ws) == 4401
+            async with socket_to(base, agent) as ws:
+                await next_event(ws, "ready")
+                await admin.post(f"/inbox/uno/admin/agents/{beto}", data={"action": "deactivate", "csrf_token": token})
+                assert await close_code(ws) == 4401
