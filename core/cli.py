@@ -101,6 +101,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
     if demo:
         asyncio.run(_demo_agent(canales))
     print(f"canales {__version__}: serving {', '.join(canales.sites)} at http://{args.host}:{args.port}")
+    print(f"agents' inbox: http://{args.host}:{args.port}/inbox/")
     uvicorn.run(
         "canales.core.app:app_from_env",
         factory=True,
@@ -115,6 +116,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _demo_agent(canales: Any) -> None:
     from canales.core.agents import add_agent, set_password
+    from canales.core.inbox.demo import seed
     from canales.core.passwords import generate_password
 
     await canales.sync_sites()
@@ -124,6 +126,8 @@ async def _demo_agent(canales: Any) -> None:
         site_id=DEMO_SITE, role="admin",
     )
     await set_password(canales.db, DEMO_AGENT, password)
+    if await seed(canales.sites[DEMO_SITE]):
+        print("demo site: added sample teams, canned answers and conversations")
     await canales.db.close()
     print(f"demo agent: {DEMO_AGENT}  password: {password}  (new at every start)")
     print(f"API channel secret: {os.environ['CANALES_DEMO_API_SECRET']}")

@@ -149,3 +149,16 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+
+
+def upsert(database: Database, model: Any, values: dict[str, Any], keys: list[str], update: list[str]) -> Any:
+    """An ``INSERT … ON CONFLICT (keys) DO UPDATE SET update…`` statement for
+    either backend (both speak it; SQLAlchemy spells it per dialect)."""
+    if database.is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    statement = insert(model).values(**values)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={name: statement.excluded[name] for name in update}
+    )

@@ -23,7 +23,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
     from starlette.routing import BaseRoute
 
-    from canales.core.contrib import Panel, ReplyOption
+    from canales.core.contrib import MenuLink, Panel, ReplyOption
     from canales.core.models import Agent, Conversation, Message
     from canales.core.publication import Publication, PublicationTarget, PublishResult
     from canales.core.site import Site
@@ -273,3 +273,24 @@ def reply_options(
     """Return the ways an agent may answer this conversation (for example Facebook:
     a public reply on the wall or a private message), with whether each is possible
     now and, if not, why."""
+
+
+@hookspec
+def register_inbox_routes(site: "Site") -> "list[BaseRoute] | None":
+    """Return Starlette routes for pages the plugin adds to the inbox, served under
+    ``/inbox/{site.id}/`` behind the agents' login (for example the chatbot's
+    "Preguntas no comprendidas" at ``/inbox/demo/chatbot/no-comprendidas``).
+
+    Core's own inbox pages take precedence: start paths with the plugin's name.
+    In a handler, ``inbox_agent(request)`` (from ``canales.core.inbox.plugin_pages``)
+    is the signed-in agent and their role on the site, ``site_of(request)`` the site,
+    and ``render_page(request, template, **context)`` renders a template that extends
+    ``inbox/base.html``. Forms that change something must post the ``csrf_token``
+    field the base template provides (the inbox refuses them otherwise).
+    """
+
+
+@hookspec
+def inbox_menu(site: "Site", agent: "Agent") -> "list[MenuLink] | None":
+    """Return :class:`~canales.core.contrib.MenuLink` items added to the inbox's
+    menu on this site for this agent (``roles`` on a link limits who sees it)."""
