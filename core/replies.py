@@ -11,11 +11,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import func, literal, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
 from canales.core import events
+from canales.core.db import UTCDateTime
 from canales.core.models import Conversation, Delivery, Message
 from canales.core.routing import NotFound
 from canales.core.site import Site, await_all
@@ -56,7 +57,8 @@ async def _append(
             raise ConversationClosed(f"conversation {conversation_id} is closed")
         values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": now}
         if author_kind == "agent" and deliver:
-            values["first_response_at"] = func.coalesce(Conversation.first_response_at, now)
+            # The literal carries the column's type, so the time is stored in UTC.
+            values["first_response_at"] = func.coalesce(Conversation.first_response_at, literal(now, UTCDateTime()))
         seq, first_response_at = (
             await session.exec(
                 update(Conversation)

@@ -16,7 +16,8 @@ from canales.core.intake import receive
 from canales.core.models import Conversation, Message, Team
 from canales.core.site import Site
 from canales.core.teams import save_team
-from canales.core.types import Inbound
+from canales.core.routing import hand_off
+from canales.core.types import Handoff, Inbound
 
 TEAMS = (("atencion", "Atención general"), ("tributos", "Tributos"), ("transito", "Tránsito"))
 CANNED = (
@@ -51,6 +52,12 @@ async def seed(site: Site) -> bool:
     closed_at = site.hours.previous_closing(site.now())
     for sender, name, text, overnight in CONVERSATIONS:
         received = await receive(site, Inbound(channel="api", external_id=f"{sender}-1", sender_id=sender, sender_name=name, text=text))
+        async with site.db.read() as session:
+            state = (await session.exec(select(Conversation.state).where(col(Conversation.id) == received.conversation.id))).one()
+        if state == "bot":
+            # The demo's chatbot answered first; as if the citizen then asked for a
+            # person, so the sample conversations wait for the agents.
+            await hand_off(site, received.conversation.id or 0, Handoff("bot", "asked", summary="La persona pidió hablar con alguien del equipo."))
         if overnight and closed_at is not None:
             # As if it had arrived two hours after the last closing.
             arrived = closed_at + dt.timedelta(hours=2)
