@@ -19,6 +19,9 @@ from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from canales.core import logs
+from canales.core.logs import RequestIds
+from canales.core.metrics import HttpTimer, metrics_endpoint
 from canales.core.http import SITE_SCOPE_KEY, HTTPProblem, json_error
 from canales.core.inbox.routes import inbox_app
 from canales.core.plugins import from_module
@@ -87,7 +90,11 @@ class SiteDispatch:
             await _not_found(scope, receive, send)
             return
         scope[SITE_SCOPE_KEY] = self.sites[site_id or ""]
-        await router(scope, receive, send)
+        token = logs.site_id.set(site_id)
+        try:
+            await router(scope, receive, send)
+        finally:
+            logs.site_id.reset(token)
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -170,6 +177,7 @@ def create_app(canales: Canales) -> Starlette:
     routes: list[BaseRoute] = [
         Route("/", _front_door),
         Route("/healthz", _healthz),
+        Route("/metrics", metrics_endpoint),
         Mount("/inbox", app=inbox_app(canales, templates)),
         Mount("/s/{site_id}", app=SiteDispatch(canales)),
         *static_mounts(canales),
@@ -180,6 +188,8 @@ def create_app(canales: Canales) -> Starlette:
         exception_handlers={HTTPProblem: _problem, 404: _json_404},
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HttpTimer)
+    app.add_middleware(RequestIds)
     app.state.canales = canales
     app.state.templates = templates
     return app

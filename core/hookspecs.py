@@ -24,7 +24,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from starlette.routing import BaseRoute
 
     from canales.core.contrib import MenuLink, Panel, ReplyOption
-    from canales.core.models import Agent, Conversation, Message
+    from canales.core.models import Agent, Contact, Conversation, Message
     from canales.core.publication import Publication, PublicationTarget, PublishResult
     from canales.core.site import Site
     from canales.core.types import (
@@ -251,6 +251,32 @@ def find_published_post(
 ) -> "Awaitable[PublishResult | None] | None":
     """Look on ``channel`` for a post made for ``publication`` whose outcome was
     unknown; return its result, or ``None`` (from the awaitable) if it is not there."""
+
+
+# ---------------------------------------------------------------------------
+# Personal data: retention, access and erasure (Ley 18.331).
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def forget_conversations(
+    site: "Site", conversation_ids: "list[int]", mode: str
+) -> "Awaitable[None] | None":
+    """Anonymise (``mode == "anonymise"``: remove texts and identities, keep what
+    reports count) or delete (``"delete"``) this plugin's rows about these
+    conversations of ``site``. Called before core anonymises or deletes the
+    conversations themselves (retention period, erasure request); rows that point at
+    a conversation or message must be gone after ``"delete"``. Must be idempotent.
+    """
+
+
+@hookspec
+def export_contact(
+    site: "Site", contact: "Contact", conversation_ids: "list[int]"
+) -> "Awaitable[dict[str, Any] | None] | None":
+    """Return (JSON-ready) what this plugin stores about ``contact`` and its
+    conversations, for a citizen's access request; it appears in the export under
+    the plugin's name."""
 
 
 # ---------------------------------------------------------------------------

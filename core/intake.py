@@ -20,7 +20,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from canales.core import events
+from canales.core import events, logs, metrics
 from canales.core.models import OPEN_STATES, Contact, Conversation, Message
 from canales.core.routing import apply_routing, decide, state_for
 from canales.core.site import Site, await_all
@@ -216,6 +216,8 @@ async def _store(site: Site, inbound: Inbound, *, handle: bool) -> Received:
                 return existing
     else:  # pragma: no cover - five collisions in a row on a fresh thread
         raise RuntimeError("could not store the message after repeated conflicts")
+    metrics.MESSAGES_IN.labels(site.id, inbound.channel).inc()
+    logs.conversation_id.set(received.conversation.id)
     if received.new_conversation:
         await events.conversation_changed(site, received.conversation)
     await events.message_created(site, received.conversation, received.message)

@@ -22,7 +22,7 @@ from sqlalchemy import and_, case, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from canales.core import events
+from canales.core import events, metrics
 from canales.core.models import Contact, Conversation, Delivery, Message
 from canales.core.site import Site, await_maybe
 from canales.core.types import DeliveryError, DeliveryOutcomeUnknown, DeliveryResult, OutboundDelivery
@@ -233,10 +233,13 @@ class Outbox:
     async def _announce(self, delivery: Delivery, outcome: DeliveryResult | DeliveryError) -> None:
         site = self.sites[delivery.site_id]
         if isinstance(outcome, DeliveryResult):
+            metrics.delivery_outcome(site.id, delivery.channel, "done")
             self.delivered += 1
             await events.delivery_changed(site, delivery.message_id, delivery.conversation_id, "done")
             return
         final = not outcome.retry or delivery.attempts >= MAX_ATTEMPTS
+        kind = "failed" if final else "unknown" if isinstance(outcome, DeliveryOutcomeUnknown) else "retry"
+        metrics.delivery_outcome(site.id, delivery.channel, kind)
         log.log(
             logging.WARNING if final else logging.INFO,
             "site %s: delivery %s attempt %s failed (%s)%s",

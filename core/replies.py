@@ -15,7 +15,7 @@ from sqlalchemy import func, literal, update
 from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from canales.core import events
+from canales.core import events, metrics
 from canales.core.db import UTCDateTime
 from canales.core.models import Conversation, Delivery, Message
 from canales.core.routing import NotFound
@@ -144,6 +144,7 @@ async def send_reply(
         deliver=True,
         allow_closed=author_kind != "agent",
     )
+    metrics.MESSAGES_OUT.labels(site.id, conversation.channel, author_kind).inc()
     await events.message_created(site, conversation, message)
     if site.outbox is not None:
         site.outbox.wake()

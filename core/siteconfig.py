@@ -236,12 +236,17 @@ class ContactChannels(Strict):
 
 
 class Privacy(Strict):
-    """Personal-data detection (:mod:`canales.core.privacy`): the site's own
-    sensitive topics, each a list of words, added to the defaults (or replacing
-    them with ``replace_default_topics = true``)."""
+    """Personal data: detection (:mod:`canales.core.privacy`) with the site's own
+    sensitive topics, each a list of words, added to the defaults (or replacing them
+    with ``replace_default_topics = true``); and retention
+    (:mod:`canales.core.retention`)."""
 
     sensitive_topics: dict[str, list[str]] = Field(default_factory=dict)
     replace_default_topics: bool = False
+    # Ley 18.331, art. 8: data are kept only while the purpose needs them. Closed
+    # conversations older than this are anonymised or deleted (None: kept).
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    retention: Literal["anonymise", "delete"] = "anonymise"
 
 
 class SiteConfig(Strict):

@@ -135,3 +135,54 @@ def inbox_panels(site: Site, conversation: Conversation, agent: Agent) -> list[P
     if handoff.get("summary"):
         html += Markup("<p>{}</p>").format(escape(handoff["summary"]))
     return [Panel("Derivada por el chatbot", html, plugin=PLUGIN)]
+
+
+@hookimpl
+async def forget_conversations(site: Site, conversation_ids: list[int], mode: str) -> None:
+    """The bot's state goes in either mode; its turn log loses the citizen's words
+    (anonymise: the intent and outcome stay for the statistics) or goes whole."""
+    from sqlalchemy import delete, update
+    from sqlmodel import col
+
+    from canales.plugins.chatbot.models import BotSession, BotTurn
+
+    async with site.db.write() as session:
+        await session.exec(delete(BotSession).where(col(BotSession.conversation_id).in_(conversation_ids), BotSession.site_id == site.id))
+        turns = col(BotTurn.conversation_id).in_(conversation_ids) & (BotTurn.site_id == site.id)
+        if mode == "delete":
+            await session.exec(delete(BotTurn).where(turns))
+        else:
+            await session.exec(update(BotTurn).where(turns).values(text="", detail={}))
+
+
+@hookimpl
+async def export_contact(site: Site, contact: Any, conversation_ids: list[int]) -> dict[str, Any] | None:
+    """What the bot understood of each of the person's messages, and their 👍/👎."""
+    from sqlmodel import col, select
+
+    from canales.plugins.chatbot.models import BotTurn
+
+    async with site.db.read() as session:
+        turns = (
+            await session.exec(
+                select(BotTurn)
+                .where(col(BotTurn.conversation_id).in_(conversation_ids), BotTurn.site_id == site.id)
+                .order_by(col(BotTurn.id))
+            )
+        ).all()
+    if not turns:
+        return None
+    return {
+        "turns": [
+            {
+                "conversation_id": t.conversation_id,
+                "text": t.text,
+                "intent": t.intent,
+                "confidence": t.confidence,
+                "outcome": t.outcome,
+                "feedback": t.feedback,
+                "created_at": t.created_at.isoformat(),
+            }
+            for t in turns
+        ]
+    }

@@ -22,6 +22,7 @@ from sqlalchemy import case, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import col, select
 
+from canales.core import metrics
 from canales.core.models import Conversation, Message
 from canales.core.replies import ConversationClosed, send_reply
 from canales.core.routing import NotFound, hand_off
@@ -156,6 +157,7 @@ async def store_turn(
         )
         if not saved.rowcount:
             raise LeaseLost(f"conversation {conversation.id}")
+    metrics.bot_outcome(site.id, result.outcome)
     return turn
 
 

@@ -140,3 +140,42 @@ def find_published_post(site: Site, channel: str, publication: Publication) -> A
     if channel != CHANNEL:
         return None
     return runtime(site).publishing.find(publication)
+
+
+@hookimpl
+async def forget_conversations(site: Site, conversation_ids: list[int], mode: str) -> None:
+    """Private-reply claims and acknowledgement marks point at the conversations
+    and hold Meta's ids for the person: they go in either mode."""
+    from sqlalchemy import delete
+    from sqlmodel import col
+
+    from canales.plugins.facebook.models import FacebookAck, FacebookPrivateReply
+
+    async with site.db.write() as session:
+        for table in (FacebookPrivateReply, FacebookAck):
+            await session.exec(delete(table).where(col(table.conversation_id).in_(conversation_ids), table.site_id == site.id))
+
+
+@hookimpl
+async def export_contact(site: Site, contact: Any, conversation_ids: list[int]) -> dict[str, Any] | None:
+    """The private replies sent to the person's comments."""
+    from sqlmodel import col, select
+
+    from canales.plugins.facebook.models import FacebookPrivateReply
+
+    async with site.db.read() as session:
+        rows = (
+            await session.exec(
+                select(FacebookPrivateReply).where(
+                    col(FacebookPrivateReply.conversation_id).in_(conversation_ids), FacebookPrivateReply.site_id == site.id
+                )
+            )
+        ).all()
+    if not rows:
+        return None
+    return {
+        "private_replies": [
+            {"comment_id": r.comment_id, "conversation_id": r.conversation_id, "state": r.state, "created_at": r.created_at.isoformat()}
+            for r in rows
+        ]
+    }

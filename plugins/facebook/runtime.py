@@ -17,7 +17,7 @@ from canales.plugins.facebook.errors import GraphError
 from canales.plugins.facebook.graph import Graph
 from canales.plugins.facebook.inbox import WebhookInbox
 from canales.plugins.facebook.inbound import Intake, record_event, update_data
-from canales.plugins.facebook.models import FacebookWebhook
+from canales.plugins.facebook.models import FacebookEvent, FacebookWebhook
 from canales.plugins.facebook.page import PageHealth
 from canales.plugins.facebook.payload import Ignored
 from canales.plugins.facebook.publishing import Publishing
@@ -80,13 +80,19 @@ class FacebookRuntime:
             ).all()
         for webhook_id in ids:
             await process_webhook(self.site, webhook_id or 0)
+        keep = now - dt.timedelta(days=self.settings.keep_webhooks_days)
         async with self.site.db.write() as session:
             await session.exec(
                 delete(FacebookWebhook).where(
                     FacebookWebhook.site_id == self.site.id,
                     FacebookWebhook.state == "done",
-                    col(FacebookWebhook.processed_at) < now - dt.timedelta(days=self.settings.keep_webhooks_days),
+                    col(FacebookWebhook.processed_at) < keep,
                 )
+            )
+            # Ignored and dead-lettered events hold what Meta sent, personal data
+            # included: they go after the same period.
+            await session.exec(
+                delete(FacebookEvent).where(FacebookEvent.site_id == self.site.id, col(FacebookEvent.created_at) < keep)
             )
         return len(ids)
 
