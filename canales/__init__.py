@@ -33,6 +33,8 @@ from canales.core.types import (  # noqa: E402
     OutboundDelivery,
     PeriodicJob,
     Rejected,
+    ReplyProblem,
+    ReplyRefused,
     Routing,
 )
 
@@ -49,5 +51,7 @@ __all__ = [
     "OutboundDelivery",
     "PeriodicJob",
     "Rejected",
+    "ReplyProblem",
+    "ReplyRefused",
     "Routing",
 ]

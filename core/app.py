@@ -1,5 +1,6 @@
-"""The ASGI application: ``/healthz``, each site's plugin routes under ``/s/{site}/``,
-plugins' static files under ``/-/static/{plugin}/``, and security headers on every
+"""The ASGI application: ``/healthz``, the agents' inbox under ``/inbox/`` (``/``
+leads there), each site's plugin routes under ``/s/{site}/``, core's and plugins'
+static files under ``/-/static/{core|plugin}/``, and security headers on every
 response."""
 
 from __future__ import annotations
@@ -13,16 +14,21 @@ from typing import Any
 from jinja2 import ChoiceLoader, Environment, FileSystemLoader, select_autoescape
 from starlette.applications import Starlette
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
+from starlette.responses import JSONResponse, RedirectResponse, Response
 from starlette.routing import BaseRoute, Mount, Route, Router
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from canales.core import logs
+from canales.core.logs import RequestIds
+from canales.core.metrics import HttpTimer, metrics_endpoint
 from canales.core.http import SITE_SCOPE_KEY, HTTPProblem, json_error
+from canales.core.inbox.routes import inbox_app
 from canales.core.plugins import from_module
 from canales.core.runtime import Canales
 
 CORE_TEMPLATES = Path(__file__).parent / "templates"
+CORE_STATIC = Path(__file__).parent / "static"
 
 SECURITY_HEADERS = {
     b"x-content-type-options": b"nosniff",
@@ -84,7 +90,11 @@ class SiteDispatch:
             await _not_found(scope, receive, send)
             return
         scope[SITE_SCOPE_KEY] = self.sites[site_id or ""]
-        await router(scope, receive, send)
+        token = logs.site_id.set(site_id)
+        try:
+            await router(scope, receive, send)
+        finally:
+            logs.site_id.reset(token)
 
 
 async def _not_found(scope: Scope, receive: Receive, send: Send) -> None:
@@ -116,8 +126,11 @@ def static_mounts(canales: Canales) -> list[BaseRoute]:
             if name and path is not None and name not in mounts:
                 mounts[name] = Path(path)
     return [
-        Mount(f"/-/static/{name}", app=StaticFiles(directory=str(path)), name=f"static-{name}")
-        for name, path in mounts.items()
+        Mount("/-/static/core", app=StaticFiles(directory=str(CORE_STATIC)), name="static-core"),
+        *(
+            Mount(f"/-/static/{name}", app=StaticFiles(directory=str(path)), name=f"static-{name}")
+            for name, path in mounts.items()
+        ),
     ]
 
 
@@ -139,6 +152,8 @@ async def _healthz(request: Request) -> Response:
 
 async def _json_404(request: Request, exc: Exception) -> Response:
     return json_error(404, "not_found", "no such page")
+async def _front_door(request: Request) -> Response:
+    return RedirectResponse("/inbox/", status_code=303)
 
 
 async def _problem(request: Request, exc: Exception) -> Response:
@@ -158,8 +173,12 @@ def create_app(canales: Canales) -> Starlette:
         finally:
             await canales.stop()
 
+    templates = template_environment(canales)
     routes: list[BaseRoute] = [
+        Route("/", _front_door),
         Route("/healthz", _healthz),
+        Route("/metrics", metrics_endpoint),
+        Mount("/inbox", app=inbox_app(canales, templates)),
         Mount("/s/{site_id}", app=SiteDispatch(canales)),
         *static_mounts(canales),
     ]
@@ -169,8 +188,10 @@ def create_app(canales: Canales) -> Starlette:
         exception_handlers={HTTPProblem: _problem, 404: _json_404},
     )
     app.add_middleware(SecurityHeaders)
+    app.add_middleware(HttpTimer)
+    app.add_middleware(RequestIds)
     app.state.canales = canales
-    app.state.templates = template_environment(canales)
+    app.state.templates = templates
     return app
 
 

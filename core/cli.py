@@ -101,7 +101,16 @@ def cmd_serve(args: argparse.Namespace) -> int:
         asyncio.run(migrate.upgrade(database_url, extra))
     if demo:
         asyncio.run(_demo_agent(canales))
+    if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
+        # Metrics of every worker, summed by whichever answers the scrape.
+        import tempfile
+
+        os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="canales-metrics-")
+    from canales.core.logs import log_config
+
+    log_format = args.log_format or ("text" if sys.stderr.isatty() else "json")
     print(f"canales {__version__}: serving {', '.join(canales.sites)} at http://{args.host}:{args.port}")
+    print(f"agents' inbox: http://{args.host}:{args.port}/inbox/")
     uvicorn.run(
         "canales.core.app:app_from_env",
         factory=True,
@@ -109,6 +118,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
         port=args.port,
         workers=args.workers,
         log_level=args.log_level,
+        log_config=log_config(log_format, args.log_level),
         proxy_headers=True,
         ws_max_size=WS_MAX_SIZE,
         # Chat frames are small: compressing them saves little and costs some 40 KiB
@@ -120,6 +130,7 @@ def cmd_serve(args: argparse.Namespace) -> int:
 
 async def _demo_agent(canales: Any) -> None:
     from canales.core.agents import add_agent, set_password
+    from canales.core.inbox.demo import seed
     from canales.core.passwords import generate_password
 
     await canales.sync_sites()
@@ -129,6 +140,8 @@ async def _demo_agent(canales: Any) -> None:
         site_id=DEMO_SITE, role="admin",
     )
     await set_password(canales.db, DEMO_AGENT, password)
+    if await seed(canales.sites[DEMO_SITE]):
+        print("demo site: added sample teams, canned answers and conversations")
     await canales.db.close()
     print(f"demo agent: {DEMO_AGENT}  password: {password}  (new at every start)")
     print(f"API channel secret: {os.environ['CANALES_DEMO_API_SECRET']}")
@@ -235,6 +248,50 @@ def cmd_agent_add(args: argparse.Namespace) -> int:
         return 1
 
 
+# --- privacy ---------------------------------------------------------------------------
+
+
+def cmd_privacy(args: argparse.Namespace) -> int:
+    from canales.core import retention
+    from canales.core.routing import NotFound
+    from canales.core.runtime import Canales
+
+    url = args.database_url or default_database_url()
+
+    async def run() -> int:
+        canales = Canales([resolve_site(args.site)], database_url=url, background=False)
+        site = next(iter(canales.sites.values()))
+        await canales.start()
+        try:
+            if args.privacy_command == "export":
+                data = json.dumps(await retention.export_contact(site, args.contact), ensure_ascii=False, indent=2)
+                if args.out:
+                    Path(args.out).write_text(data, "utf-8")
+                    print(f"contact {args.contact} of site {site.id}: exported to {args.out}")
+                else:
+                    print(data)
+            elif args.privacy_command == "forget":
+                if not args.yes:
+                    print("canales privacy forget: add --yes to erase everything stored about the contact", file=sys.stderr)
+                    return 1
+                count = await retention.forget_contact(site, args.contact)
+                print(f"contact {args.contact} of site {site.id}: erased, with {count} conversations")
+            else:
+                total = 0
+                while done := await retention.expire(site):
+                    total += done
+                print(f"site {site.id}: {total} conversations past the retention period {site.config.privacy.retention} "
+                      f"({site.config.privacy.retention_days or 'no'} days)")
+        except NotFound:
+            print(f"canales privacy: no contact {args.contact} on site {site.id}", file=sys.stderr)
+            return 1
+        finally:
+            await canales.stop()
+        return 0
+
+    return asyncio.run(run())
+
+
 # --- plugins --------------------------------------------------------------------------
 
 
@@ -288,6 +345,7 @@ def parser() -> argparse.ArgumentParser:
     serve.add_argument("--redis-url", default=os.environ.get("REDIS_URL"), help="default: $REDIS_URL (none: in-process bus)")
     serve.add_argument("--no-migrate", action="store_true", help="do not upgrade the schema at start")
     serve.add_argument("--log-level", default="info")
+    serve.add_argument("--log-format", choices=["json", "text"], help="default: text on a terminal, else json (one object a line)")
     serve.add_argument("--plugin", action="append", metavar="NAME=MODULE", help=plugin_help)
     serve.set_defaults(func=cmd_serve)
 
@@ -322,6 +380,20 @@ def parser() -> argparse.ArgumentParser:
     add.add_argument("--password-stdin", action="store_true", help="read the password from standard input (else one is generated and printed)")
     add.add_argument("--database-url")
     add.set_defaults(func=cmd_agent_add)
+
+    privacy = sub.add_parser("privacy", help="personal data: export or erase a contact's data, apply retention")
+    privacy_sub = privacy.add_subparsers(dest="privacy_command", required=True, metavar="ACTION")
+    export = privacy_sub.add_parser("export", help="everything stored about one contact, as JSON")
+    export.add_argument("--out", help="write to this file (default: standard output)")
+    forget = privacy_sub.add_parser("forget", help="erase everything stored about one contact")
+    forget.add_argument("--yes", action="store_true", help="confirm the erasure")
+    expire = privacy_sub.add_parser("expire", help="anonymise or delete closed conversations past the retention period now")
+    for action in (export, forget, expire):
+        action.add_argument("--site", required=True, help="site file or id")
+        action.add_argument("--database-url")
+        action.set_defaults(func=cmd_privacy)
+    for action in (export, forget):
+        action.add_argument("--contact", type=int, required=True, help="the contact's id (shown in the inbox)")
 
     plugins = sub.add_parser("plugins", help="installed plugins, and per site: enabled plugins, versions, hooks")
     plugins.add_argument("--site", action="append", help="site file or id (repeatable)")

@@ -41,6 +41,19 @@ class ReplyOption:
     default: bool = False
 
 
+@dataclass(frozen=True)
+class MenuLink:
+    """A link in the inbox's menu, usually to a page the plugin serves with
+    ``register_inbox_routes``. ``roles`` limits who sees it (site roles:
+    ``admin``, ``supervisor``, ``agent``); ``badge`` is a short count or status."""
+
+    label: str
+    href: str
+    plugin: str = ""
+    roles: tuple[str, ...] = ("admin", "supervisor", "agent")
+    badge: str | None = None
+
+
 def panels(site: Site, conversation: Conversation, agent: Agent) -> list[Panel]:
     """Every plugin's panels for one conversation, in plugin order."""
     out: list[Panel] = []
@@ -54,4 +67,12 @@ def reply_options(site: Site, conversation: Conversation, agent: Agent) -> list[
     out: list[ReplyOption] = []
     for result in site.hook.reply_options(site=site, conversation=conversation, agent=agent):
         out.extend(result or ())
+    return out
+
+
+def menu_links(site: Site, agent: Agent, role: str) -> list[MenuLink]:
+    """Every plugin's menu links for an agent with ``role`` on the site."""
+    out: list[MenuLink] = []
+    for result in site.hook.inbox_menu(site=site, agent=agent):
+        out.extend(link for link in result or () if role in link.roles)
     return out

@@ -94,8 +94,12 @@ class Database:
         return self.dialect == "sqlite"
 
     def _sqlite_engine(self, *, immediate: bool, echo: bool) -> AsyncEngine:
+        # Writers take turns anyway: one connection (one driver thread) serves them
+        # all, which spares thread switches on every statement.
+        in_memory = self.url.database in (None, "", ":memory:")
+        pool = {"pool_size": 1, "max_overflow": 0} if immediate and not in_memory else {}
         engine = create_async_engine(
-            self.url, echo=echo, connect_args={"timeout": 30}
+            self.url, echo=echo, connect_args={"timeout": 30}, **pool
         )
 
         @event.listens_for(engine.sync_engine, "connect")
@@ -145,3 +149,16 @@ class Database:
         await self.writer.dispose()
         if self.reader is not self.writer:
             await self.reader.dispose()
+
+
+def upsert(database: Database, model: Any, values: dict[str, Any], keys: list[str], update: list[str]) -> Any:
+    """An ``INSERT … ON CONFLICT (keys) DO UPDATE SET update…`` statement for
+    either backend (both speak it; SQLAlchemy spells it per dialect)."""
+    if database.is_sqlite:
+        from sqlalchemy.dialects.sqlite import insert
+    else:
+        from sqlalchemy.dialects.postgresql import insert  # type: ignore[assignment]
+    statement = insert(model).values(**values)
+    return statement.on_conflict_do_update(
+        index_elements=keys, set_={name: statement.excluded[name] for name in update}
+    )

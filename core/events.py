@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING, Any
 from canales.core.models import Conversation, Message
 
 if TYPE_CHECKING:  # pragma: no cover
+    from canales.core.bus import Bus
     from canales.core.site import Site
 
 
@@ -23,6 +24,12 @@ def inbox_channel(site_id: str) -> str:
 
 def conversation_channel(conversation_id: int) -> str:
     return f"conversation:{conversation_id}"
+
+
+def agent_channel(agent_id: int) -> str:
+    """Events about one agent's access (sessions ended, roles changed): their live
+    inbox sockets, in any worker, re-check their session when one arrives."""
+    return f"agent:{agent_id}"
 
 
 def message_dict(message: Message) -> dict[str, Any]:
@@ -80,3 +87,18 @@ async def delivery_changed(site: "Site", message_id: int, conversation_id: int, 
         inbox_channel(site.id),
         {"kind": "delivery", "message_id": message_id, "conversation_id": conversation_id, "state": state},
     )
+
+
+async def access_changed(bus: "Bus", agent_id: int) -> None:
+    """An agent's sessions or memberships changed: open sockets must re-check."""
+    await bus.publish(agent_channel(agent_id), {"kind": "access_changed", "agent_id": agent_id})
+
+
+async def typing(site: "Site", conversation_id: int, who: str, agent_id: int | None = None) -> None:
+    """Someone is writing in a conversation: ``who`` is ``"citizen"`` (the channel
+    tells the agents) or ``"agent"`` (the inbox tells other agents and the
+    citizen's channel)."""
+    event = {"kind": "typing", "conversation_id": conversation_id, "who": who, "agent_id": agent_id}
+    await site.bus.publish(inbox_channel(site.id), event)
+    if who == "agent":
+        await site.bus.publish(conversation_channel(conversation_id), {"kind": "typing", "who": "agent"})

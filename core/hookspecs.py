@@ -23,8 +23,8 @@ if TYPE_CHECKING:  # pragma: no cover
     from pydantic import BaseModel
     from starlette.routing import BaseRoute
 
-    from canales.core.contrib import Panel, ReplyOption
-    from canales.core.models import Agent, Conversation, Message
+    from canales.core.contrib import MenuLink, Panel, ReplyOption
+    from canales.core.models import Agent, Contact, Conversation, Message
     from canales.core.publication import Publication, PublicationTarget, PublishResult
     from canales.core.site import Site
     from canales.core.types import (
@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
         Inbound,
         OutboundDelivery,
         PeriodicJob,
+        ReplyProblem,
         Routing,
     )
 
@@ -185,6 +186,26 @@ def handle_message(
 # ---------------------------------------------------------------------------
 
 
+@hookspec
+def review_reply(
+    site: "Site",
+    conversation: "Conversation",
+    text: str,
+    author_kind: str,
+    options: "dict[str, Any]",
+) -> "Awaitable[list[ReplyProblem] | None] | list[ReplyProblem] | None":
+    """Review a reply before it is stored; return the problems that stop it.
+
+    Called by :func:`canales.core.replies.send_reply` for every reply (an agent's,
+    the bot's, an automatic one) before anything is written. The channel of
+    ``conversation`` checks what only it knows: a closed messaging window, a
+    private reply already used, personal data about to be published. If any
+    implementation returns a :class:`canales.ReplyProblem`, ``send_reply`` raises
+    :class:`canales.ReplyRefused` carrying them all and stores nothing. Return
+    ``None`` (or an empty list) for conversations that are not your channel's.
+    """
+
+
 @hookspec(firstresult=True)
 def deliver_message(
     site: "Site", outbound: "OutboundDelivery"
@@ -233,6 +254,32 @@ def find_published_post(
 
 
 # ---------------------------------------------------------------------------
+# Personal data: retention, access and erasure (Ley 18.331).
+# ---------------------------------------------------------------------------
+
+
+@hookspec
+def forget_conversations(
+    site: "Site", conversation_ids: "list[int]", mode: str
+) -> "Awaitable[None] | None":
+    """Anonymise (``mode == "anonymise"``: remove texts and identities, keep what
+    reports count) or delete (``"delete"``) this plugin's rows about these
+    conversations of ``site``. Called before core anonymises or deletes the
+    conversations themselves (retention period, erasure request); rows that point at
+    a conversation or message must be gone after ``"delete"``. Must be idempotent.
+    """
+
+
+@hookspec
+def export_contact(
+    site: "Site", contact: "Contact", conversation_ids: "list[int]"
+) -> "Awaitable[dict[str, Any] | None] | None":
+    """Return (JSON-ready) what this plugin stores about ``contact`` and its
+    conversations, for a citizen's access request; it appears in the export under
+    the plugin's name."""
+
+
+# ---------------------------------------------------------------------------
 # Inbox: what plugins add to the agents' web inbox.
 # ---------------------------------------------------------------------------
 
@@ -252,3 +299,24 @@ def reply_options(
     """Return the ways an agent may answer this conversation (for example Facebook:
     a public reply on the wall or a private message), with whether each is possible
     now and, if not, why."""
+
+
+@hookspec
+def register_inbox_routes(site: "Site") -> "list[BaseRoute] | None":
+    """Return Starlette routes for pages the plugin adds to the inbox, served under
+    ``/inbox/{site.id}/`` behind the agents' login (for example the chatbot's
+    "Preguntas no comprendidas" at ``/inbox/demo/chatbot/no-comprendidas``).
+
+    Core's own inbox pages take precedence: start paths with the plugin's name.
+    In a handler, ``inbox_agent(request)`` (from ``canales.core.inbox.plugin_pages``)
+    is the signed-in agent and their role on the site, ``site_of(request)`` the site,
+    and ``render_page(request, template, **context)`` renders a template that extends
+    ``inbox/base.html``. Forms that change something must post the ``csrf_token``
+    field the base template provides (the inbox refuses them otherwise).
+    """
+
+
+@hookspec
+def inbox_menu(site: "Site", agent: "Agent") -> "list[MenuLink] | None":
+    """Return :class:`~canales.core.contrib.MenuLink` items added to the inbox's
+    menu on this site for this agent (``roles`` on a link limits who sees it)."""

@@ -137,14 +137,18 @@ class BusinessHours:
             for start, end in reversed(self.shifts_on(day)):
                 if offset == 0 and start > minute:
                     continue
-                # Follow the opening back across midnight.
-                while start == 0:
+                # Follow the opening back across midnight (a site open around
+                # the clock has no opening within the horizon: None).
+                for _ in range(_HORIZON_DAYS):
+                    if start != 0:
+                        break
                     prev = day - dt.timedelta(days=1)
                     prev_shifts = self.shifts_on(prev)
-                    if prev_shifts and prev_shifts[-1][1] == _DAY:
-                        day, start = prev, prev_shifts[-1][0]
-                    else:
+                    if not (prev_shifts and prev_shifts[-1][1] == _DAY):
                         break
+                    day, start = prev, prev_shifts[-1][0]
+                else:
+                    return None
                 return self._at(day, start)
         return None
 

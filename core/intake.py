@@ -17,9 +17,10 @@ from dataclasses import dataclass
 
 from sqlalchemy import update
 from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from canales.core import events
+from canales.core import events, logs, metrics
 from canales.core.models import OPEN_STATES, Contact, Conversation, Message
 from canales.core.routing import apply_routing, decide, state_for
 from canales.core.site import Site, await_all
@@ -29,6 +30,8 @@ from canales.core.types import Inbound, Routing
 log = logging.getLogger("canales.intake")
 
 MAX_ID = 255
+# last_seen_at is kept to the minute: no extra write for every message of a chat.
+_SEEN_GRANULARITY = dt.timedelta(minutes=1)
 MAX_NAME = 200
 
 
@@ -81,19 +84,12 @@ async def _existing(site: Site, inbound: Inbound) -> Received | None:
 async def _persist(site: Site, inbound: Inbound, now: dt.datetime, *, handle: bool) -> Received:
     """One transaction: the contact, the conversation (opened if needed), the message
     with the next sequence number — and, when the caller handles the message at
-    once, its claim and the new conversation's routing decision."""
+    once, its claim and the new conversation's routing decision.
+
+    A repeated ``(channel, external_id)`` or a concurrently opened thread makes the
+    insert fail on a unique constraint; the caller then finds what was stored.
+    """
     async with site.db.write() as session:
-        duplicate = (
-            await session.exec(
-                select(Message.id).where(
-                    Message.site_id == site.id,
-                    Message.channel == inbound.channel,
-                    Message.external_id == inbound.external_id,
-                )
-            )
-        ).first()
-        if duplicate is not None:
-            raise _Duplicate()
         contact = (
             await session.exec(
                 select(Contact).where(
@@ -114,10 +110,11 @@ async def _persist(site: Site, inbound: Inbound, now: dt.datetime, *, handle: bo
             )
             session.add(contact)
             await session.flush()
-        else:
+        elif (inbound.sender_name and contact.name != inbound.sender_name) or (
+            now - contact.last_seen_at > _SEEN_GRANULARITY
+        ):
             contact.last_seen_at = now
-            if inbound.sender_name and contact.name != inbound.sender_name:
-                contact.name = inbound.sender_name
+            contact.name = inbound.sender_name or contact.name
             session.add(contact)
 
         conversation = (
@@ -130,35 +127,10 @@ async def _persist(site: Site, inbound: Inbound, now: dt.datetime, *, handle: bo
                 )
             )
         ).first()
-        new = conversation is None
-        if conversation is None:
-            conversation = Conversation(
-                site_id=site.id,
-                channel=inbound.channel,
-                thread_key=inbound.thread_key,
-                contact_id=contact.id or 0,
-                state="new",
-                after_hours=not site.hours.is_open(now),
-                created_at=now,
-                updated_at=now,
-            )
-            session.add(conversation)
-            await session.flush()
-
-        # Taking the next sequence number locks the conversation's row until
-        # commit, so a conversation's messages commit in sequence order.
-        seq = (
-            await session.exec(
-                update(Conversation)
-                .where(col(Conversation.id) == conversation.id)
-                .values(last_seq=Conversation.last_seq + 1, updated_at=now, last_citizen_at=now)
-                .returning(Conversation.last_seq)
-            )
-        ).scalar_one()
         message = Message(
             site_id=site.id,
-            conversation_id=conversation.id or 0,
-            seq=seq,
+            seq=1,
+            conversation_id=0,
             direction="in",
             author_kind="citizen",
             channel=inbound.channel,
@@ -170,24 +142,50 @@ async def _persist(site: Site, inbound: Inbound, now: dt.datetime, *, handle: bo
             occurred_at=inbound.occurred_at or now,
             handled_at=now if handle else None,
         )
-        session.add(message)
-        await session.flush()
-        await session.refresh(conversation)
         routing = None
-        if new and handle:
-            # The hook is synchronous (it only decides), so it is safe to ask it
-            # inside the transaction: the conversation is born routed.
-            routing = decide(site, conversation, message, None)
-            conversation.state = state_for(routing)
-            conversation.team = routing.team
-            conversation.routing_rule = routing.rule
+        new = conversation is None
+        if conversation is None:
+            # A new conversation is born with its first message (seq 1) and, when
+            # the caller handles it now, already routed: the route hook is
+            # synchronous (it only decides), so asking it inside the transaction is
+            # safe. The conversation has no id yet at that moment.
+            conversation = Conversation(
+                site_id=site.id,
+                channel=inbound.channel,
+                thread_key=inbound.thread_key,
+                contact_id=contact.id or 0,
+                state="new",
+                after_hours=not site.hours.is_open(now),
+                last_seq=1,
+                data=dict(inbound.conversation_data),
+                created_at=now,
+                updated_at=now,
+                last_citizen_at=now,
+            )
+            if handle:
+                routing = decide(site, conversation, message, None)
+                conversation.state = state_for(routing)
+                conversation.team = routing.team
+                conversation.routing_rule = routing.rule
             session.add(conversation)
             await session.flush()
+        else:
+            # Taking the next sequence number locks the conversation's row until
+            # commit, so a conversation's messages commit in sequence order.
+            message.seq = (
+                await session.exec(
+                    update(Conversation)
+                    .where(col(Conversation.id) == conversation.id)
+                    .values(last_seq=Conversation.last_seq + 1, updated_at=now, last_citizen_at=now)
+                    .returning(Conversation.last_seq)
+                )
+            ).scalar_one()
+            for name, value in (("last_seq", message.seq), ("updated_at", now), ("last_citizen_at", now)):
+                set_committed_value(conversation, name, value)
+        message.conversation_id = conversation.id or 0
+        session.add(message)
+        await session.flush()
     return Received(message, conversation, contact, new_conversation=new, routing=routing)
-
-
-class _Duplicate(Exception):
-    """The message was stored before (found inside the transaction)."""
 
 
 async def store(site: Site, inbound: Inbound) -> Received:
@@ -210,10 +208,6 @@ async def _store(site: Site, inbound: Inbound, *, handle: bool) -> Received:
         try:
             received = await _persist(site, inbound, now, handle=handle)
             break
-        except _Duplicate:
-            existing = await _existing(site, inbound)
-            if existing is not None:
-                return existing
         except IntegrityError:
             # Another request stored the same message, or opened the same thread,
             # between our read and our write: the database kept one.
@@ -222,6 +216,8 @@ async def _store(site: Site, inbound: Inbound, *, handle: bool) -> Received:
                 return existing
     else:  # pragma: no cover - five collisions in a row on a fresh thread
         raise RuntimeError("could not store the message after repeated conflicts")
+    metrics.MESSAGES_IN.labels(site.id, inbound.channel).inc()
+    logs.conversation_id.set(received.conversation.id)
     if received.new_conversation:
         await events.conversation_changed(site, received.conversation)
     await events.message_created(site, received.conversation, received.message)

@@ -35,6 +35,7 @@ def import_models(extra: dict[str, Available] | None = None) -> None:
     """Import core's and every installed plugin's models so their tables are in
     ``SQLModel.metadata``."""
     importlib.import_module("canales.core.models")
+    importlib.import_module("canales.core.inbox.models")
     _plugins(extra)
 
 

@@ -78,11 +78,13 @@ class Agent(SQLModel, table=True):
 
 
 class Membership(SQLModel, table=True):
-    """An agent's role on one site."""
+    """An agent's role on one site. ``active`` false means the site's admin
+    deactivated the agent there (without touching the agent's other sites)."""
 
     agent_id: int = Field(foreign_key="agent.id", primary_key=True)
     site_id: str = Field(foreign_key="site.id", primary_key=True, max_length=40)
     role: str = Field(default="agent", max_length=16)
+    active: bool = Field(default=True, sa_column_kwargs={"server_default": text("true")})
 
 
 class Conversation(SQLModel, table=True):
@@ -214,3 +216,68 @@ class Alert(SQLModel, table=True):
     created_at: dt.datetime = _ts(default_factory=utcnow)
     updated_at: dt.datetime = _ts(default_factory=utcnow)
     resolved_at: dt.datetime | None = _ts(default=None)
+
+
+class Team(SQLModel, table=True):
+    """An area of a site that answers some conversations (``Conversation.team``
+    holds its ``key``; routing rules name it)."""
+
+    site_id: str = Field(foreign_key="site.id", primary_key=True, max_length=40)
+    key: str = Field(primary_key=True, max_length=64)
+    name: str = Field(max_length=200)
+
+
+class TeamMember(SQLModel, table=True):
+    """An agent who answers for a team."""
+
+    __tablename__ = "team_member"
+
+    site_id: str = Field(foreign_key="site.id", primary_key=True, max_length=40)
+    team: str = Field(primary_key=True, max_length=64)
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True)
+
+
+class ConversationLabel(SQLModel, table=True):
+    """A label agents put on a conversation (``reclamo``, ``urgente``…)."""
+
+    __tablename__ = "conversation_label"
+    __table_args__ = (Index("ix_conversation_label_site_name", "site_id", "name"),)
+
+    conversation_id: int = Field(foreign_key="conversation.id", primary_key=True)
+    name: str = Field(primary_key=True, max_length=40)
+    site_id: str = Field(foreign_key="site.id", max_length=40)
+
+
+class AgentConnection(SQLModel, table=True):
+    """One live inbox socket of an agent, in any worker. The worker refreshes
+    ``seen_at`` while the socket lives; an agent with a fresh row is online. A
+    worker that dies leaves a row that goes stale, so presence never sticks."""
+
+    __tablename__ = "agent_connection"
+
+    id: str = Field(primary_key=True, max_length=32)
+    agent_id: int = Field(foreign_key="agent.id", index=True)
+    opened_at: dt.datetime = _ts(default_factory=utcnow)
+    seen_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class AgentAvailability(SQLModel, table=True):
+    """An agent's own "disponible / ausente" switch on one site (no row: available)."""
+
+    __tablename__ = "agent_availability"
+
+    agent_id: int = Field(foreign_key="agent.id", primary_key=True)
+    site_id: str = Field(foreign_key="site.id", primary_key=True, max_length=40)
+    available: bool = True
+    changed_at: dt.datetime = _ts(default_factory=utcnow)
+
+
+class Satisfaction(SQLModel, table=True):
+    """A citizen's answer to the satisfaction survey: one per conversation."""
+
+    id: int | None = Field(default=None, primary_key=True)
+    site_id: str = Field(foreign_key="site.id", max_length=40, index=True)
+    conversation_id: int = Field(foreign_key="conversation.id", sa_column_kwargs={"unique": True})
+    score: int
+    comment: str | None = Field(default=None, sa_column=Column(Text))
+    created_at: dt.datetime = _ts(default_factory=utcnow)

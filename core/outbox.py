@@ -16,12 +16,13 @@ import datetime as dt
 import logging
 import random
 from collections.abc import Iterable
+from typing import Any
 
 from sqlalchemy import and_, case, exists, or_, update
 from sqlalchemy.orm import aliased
 from sqlmodel import col, select
 
-from canales.core import events
+from canales.core import events, metrics
 from canales.core.models import Contact, Conversation, Delivery, Message
 from canales.core.site import Site, await_maybe
 from canales.core.types import DeliveryError, DeliveryOutcomeUnknown, DeliveryResult, OutboundDelivery
@@ -51,6 +52,8 @@ class Outbox:
         self.batch = batch
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
+        self._unsettled: list[tuple[Delivery, DeliveryResult | DeliveryError]] = []
+        self._settling = asyncio.Lock()
         self.delivered = 0
         self.failed = 0
 
@@ -114,12 +117,20 @@ class Outbox:
             .order_by(col(Delivery.id))
             .limit(self.batch)
         )
-        if not db.is_sqlite:
-            candidates = candidates.with_for_update(skip_locked=True)
+        if db.is_sqlite:
+            # BEGIN IMMEDIATE already makes this transaction the only writer.
+            chosen = col(Delivery.id).in_(candidates.scalar_subquery())
+        else:
+            # A MATERIALIZED CTE picks and locks its rows once. As a plain
+            # "id IN (subquery … SKIP LOCKED)" the planner may re-run the subquery
+            # for every row it updates, each run skipping the rows just taken: a
+            # batch of 20 silently becomes every due row.
+            locked = candidates.with_for_update(skip_locked=True).cte("due").prefix_with("MATERIALIZED")
+            chosen = col(Delivery.id).in_(select(locked.c.id))
         async with db.write() as session:
             result = await session.exec(
                 update(Delivery)
-                .where(col(Delivery.id).in_(candidates.scalar_subquery()))
+                .where(chosen)
                 .values(
                     state="sending",
                     lease_until=now + LEASE,
@@ -158,74 +169,85 @@ class Outbox:
 
     async def _deliver(self, delivery: Delivery, context: tuple[Message, Conversation, Contact]) -> None:
         site = self.sites[delivery.site_id]
+        outcome: DeliveryResult | DeliveryError
         try:
             outbound = OutboundDelivery(delivery, context[1], context[0], context[2])
             result = await await_maybe(site.hook.deliver_message(site=site, outbound=outbound))
             if result is None:
-                raise DeliveryError(
-                    f"no enabled plugin delivers on channel {delivery.channel!r}", retry=False
+                outcome = DeliveryError(f"no enabled plugin delivers on channel {delivery.channel!r}", retry=False)
+            elif not isinstance(result, DeliveryResult):
+                outcome = DeliveryError(
+                    f"deliver_message returned {type(result).__name__}, not DeliveryResult", retry=False
                 )
-            if not isinstance(result, DeliveryResult):
-                raise DeliveryError(
-                    f"deliver_message returned {type(result).__name__}, not DeliveryResult",
-                    retry=False,
-                )
+            else:
+                outcome = result
         except DeliveryError as exc:
-            await self._failed(site, delivery, exc)
-            return
+            outcome = exc
         except Exception as exc:  # noqa: BLE001 - a plugin bug must not lose the reply
             log.exception("outbox: delivery %s raised", delivery.id)
-            await self._failed(site, delivery, DeliveryError(f"{type(exc).__name__}: {exc}"))
-            return
-        await self._done(site, delivery, result)
+            outcome = DeliveryError(f"{type(exc).__name__}: {exc}")
+        await self._settle(delivery, outcome)
 
-    async def _done(self, site: Site, delivery: Delivery, result: DeliveryResult) -> None:
-        now = site.now()
-        async with site.db.write() as session:
-            await session.exec(
+    async def _settle(self, delivery: Delivery, outcome: DeliveryResult | DeliveryError) -> None:
+        """Record an outcome. Outcomes that finish while another is being written
+        are written together, in one transaction (group commit): one commit for many
+        deliveries, and none waits for a slow one."""
+        self._unsettled.append((delivery, outcome))
+        async with self._settling:
+            batch, self._unsettled = self._unsettled, []
+            if not batch:
+                return  # another task wrote ours
+            now = self._any_site().now()
+            async with self._any_site().db.write() as session:
+                for item, result in batch:
+                    for statement in self._settle_statements(item, result, now):
+                        await session.exec(statement)
+        for item, result in batch:
+            await self._announce(item, result)
+
+    def _settle_statements(self, delivery: Delivery, outcome: DeliveryResult | DeliveryError, now: dt.datetime) -> list[Any]:
+        if isinstance(outcome, DeliveryResult):
+            statements: list[Any] = [
                 update(Delivery)
                 .where(col(Delivery.id) == delivery.id)
-                .values(
-                    state="done",
-                    done_at=now,
-                    lease_until=None,
-                    external_id=result.external_id,
-                    last_error=None,
-                    outcome_unknown=False,
+                .values(state="done", done_at=now, lease_until=None, external_id=outcome.external_id,
+                        last_error=None, outcome_unknown=False)
+            ]
+            if outcome.external_id:
+                statements.append(
+                    update(Message).where(col(Message.id) == delivery.message_id).values(external_id=outcome.external_id)
                 )
-            )
-            if result.external_id:
-                await session.exec(
-                    update(Message)
-                    .where(col(Message.id) == delivery.message_id)
-                    .values(external_id=result.external_id)
-                )
-        self.delivered += 1
-        await events.delivery_changed(site, delivery.message_id, delivery.conversation_id, "done")
-
-    async def _failed(self, site: Site, delivery: Delivery, exc: DeliveryError) -> None:
-        now = site.now()
-        final = not exc.retry or delivery.attempts >= MAX_ATTEMPTS
-        delay = exc.retry_after if exc.retry_after is not None else backoff(delivery.attempts)
+            return statements
+        final = not outcome.retry or delivery.attempts >= MAX_ATTEMPTS
+        delay = outcome.retry_after if outcome.retry_after is not None else backoff(delivery.attempts)
         values: dict[str, object] = {
             "state": "failed" if final else "pending",
             "lease_until": None,
-            "last_error": str(exc)[:2000],
+            "last_error": str(outcome)[:2000],
             "next_attempt_at": now + dt.timedelta(seconds=delay),
         }
-        if isinstance(exc, DeliveryOutcomeUnknown):
+        if isinstance(outcome, DeliveryOutcomeUnknown):
             values["outcome_unknown"] = True
-        async with site.db.write() as session:
-            await session.exec(update(Delivery).where(col(Delivery.id) == delivery.id).values(**values))
-        level = logging.WARNING if final else logging.INFO
+        return [update(Delivery).where(col(Delivery.id) == delivery.id).values(**values)]
+
+    async def _announce(self, delivery: Delivery, outcome: DeliveryResult | DeliveryError) -> None:
+        site = self.sites[delivery.site_id]
+        if isinstance(outcome, DeliveryResult):
+            metrics.delivery_outcome(site.id, delivery.channel, "done")
+            self.delivered += 1
+            await events.delivery_changed(site, delivery.message_id, delivery.conversation_id, "done")
+            return
+        final = not outcome.retry or delivery.attempts >= MAX_ATTEMPTS
+        kind = "failed" if final else "unknown" if isinstance(outcome, DeliveryOutcomeUnknown) else "retry"
+        metrics.delivery_outcome(site.id, delivery.channel, kind)
         log.log(
-            level,
+            logging.WARNING if final else logging.INFO,
             "site %s: delivery %s attempt %s failed (%s)%s",
             site.id,
             delivery.id,
             delivery.attempts,
-            exc,
-            "; giving up" if final else f"; retrying in {delay:.1f}s",
+            outcome,
+            "; giving up" if final else "; will retry",
         )
         if final:
             self.failed += 1

@@ -131,7 +131,8 @@ def validate_settings(config: SiteConfig, pm: pluggy.PluginManager) -> dict[str,
             settings[name] = None
             continue
         try:
-            settings[name] = model.model_validate(raw)
+            # Validators may need the site file's place (paths relative to it).
+            settings[name] = model.model_validate(raw, context={"site_file": config.path})
         except ValidationError as exc:
             errors.append(describe_error(config.path or "", exc, prefix=f"plugins.{name}"))
     if errors:

@@ -11,15 +11,17 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import func, literal, update
+from sqlalchemy.orm.attributes import set_committed_value
 from sqlmodel import col, select
 
-from canales.core import events
+from canales.core import events, metrics
+from canales.core.db import UTCDateTime
 from canales.core.models import Conversation, Delivery, Message
 from canales.core.routing import NotFound
-from canales.core.site import Site
+from canales.core.site import Site, await_all
 from canales.core.text import MAX_TEXT, clean
-from canales.core.types import Button
+from canales.core.types import Button, ReplyProblem, ReplyRefused
 
 AUTHOR_KINDS = ("agent", "bot", "system")
 
@@ -54,16 +56,19 @@ async def _append(
         if conversation.state == "closed" and not allow_closed:
             raise ConversationClosed(f"conversation {conversation_id} is closed")
         values: dict[str, Any] = {"last_seq": Conversation.last_seq + 1, "updated_at": now}
-        if author_kind == "agent" and deliver and conversation.first_response_at is None:
-            values["first_response_at"] = now
-        seq = (
+        if author_kind == "agent" and deliver:
+            # The literal carries the column's type, so the time is stored in UTC.
+            values["first_response_at"] = func.coalesce(Conversation.first_response_at, literal(now, UTCDateTime()))
+        seq, first_response_at = (
             await session.exec(
                 update(Conversation)
                 .where(col(Conversation.id) == conversation_id)
                 .values(**values)
-                .returning(Conversation.last_seq)
+                .returning(Conversation.last_seq, Conversation.first_response_at)
             )
-        ).scalar_one()
+        ).one()
+        for name, value in (("last_seq", seq), ("updated_at", now), ("first_response_at", first_response_at)):
+            set_committed_value(conversation, name, value)
         message = Message(
             site_id=site.id,
             conversation_id=conversation_id,
@@ -92,7 +97,6 @@ async def _append(
             )
             session.add(delivery)
             await session.flush()
-        await session.refresh(conversation)
     return conversation, message, delivery
 
 
@@ -111,8 +115,10 @@ async def send_reply(
     outbox relay. ``options`` carries channel-specific choices (for example
     Facebook's ``{"reply": "private"}``) to the channel's ``deliver_message``.
 
-    Raises :class:`NotFound` (not this site's conversation), :class:`ConversationClosed`
-    or :class:`~canales.core.text.InvalidInput` (empty or oversized text).
+    Raises :class:`NotFound` (not this site's conversation), :class:`ConversationClosed`,
+    :class:`~canales.core.text.InvalidInput` (empty or oversized text) or
+    :class:`canales.ReplyRefused` (a ``review_reply`` hook found problems); nothing
+    is stored in any of these cases.
     """
     if author_kind not in AUTHOR_KINDS:
         raise ValueError(f"author_kind must be one of {AUTHOR_KINDS}")
@@ -126,6 +132,7 @@ async def send_reply(
         payload["buttons"] = [b.as_dict() for b in buttons]
     if options:
         payload["options"] = options
+    await review(site, conversation_id, text, author_kind, options or {})
     conversation, message, _ = await _append(
         site,
         conversation_id,
@@ -137,10 +144,37 @@ async def send_reply(
         deliver=True,
         allow_closed=author_kind != "agent",
     )
+    metrics.MESSAGES_OUT.labels(site.id, conversation.channel, author_kind).inc()
     await events.message_created(site, conversation, message)
     if site.outbox is not None:
         site.outbox.wake()
     return message
+
+
+async def review(
+    site: Site, conversation_id: int, text: str, author_kind: str, options: dict[str, Any]
+) -> None:
+    """Ask the ``review_reply`` hooks about a reply; raise :class:`ReplyRefused`
+    with every problem they found (or :class:`NotFound`)."""
+    async with site.db.read() as session:
+        conversation = (
+            await session.exec(
+                select(Conversation).where(
+                    col(Conversation.id) == conversation_id, Conversation.site_id == site.id
+                )
+            )
+        ).first()
+    if conversation is None:
+        raise NotFound(f"conversation {conversation_id} not found")
+    problems: list[ReplyProblem] = []
+    for result in await await_all(
+        site.hook.review_reply(
+            site=site, conversation=conversation, text=text, author_kind=author_kind, options=options
+        )
+    ):
+        problems.extend(result or ())
+    if problems:
+        raise ReplyRefused(problems)
 
 
 async def add_note(site: Site, conversation_id: int, text: str, *, agent_id: int | None) -> Message:

@@ -3,7 +3,8 @@ hook, and recording the decision.
 
 Core's own answer (in :mod:`canales.core.defaults`) is "the agents' queue"; the
 chatbot answers "bot" for channels it serves; a routing plugin picks a team. The
-decision is applied with a conditional update, so two workers routing the same
+decision is applied under a row lock, only if the conversation is still where it
+was, so two workers routing the same
 conversation at once cannot both win.
 """
 
@@ -11,7 +12,6 @@ from __future__ import annotations
 
 import re
 
-from sqlalchemy import update
 from sqlmodel import col, select
 
 from canales.core import events
@@ -57,38 +57,37 @@ async def apply_routing(
     routing = decide(site, conversation, message, handoff)
     state = state_for(routing)
     now = site.now()
-    values: dict[str, object] = {
-        "state": state,
-        "team": routing.team,
-        "routing_rule": routing.rule,
-        "updated_at": now,
-    }
-    if handoff is not None:
-        values["after_hours"] = not site.is_open(now)
-        values["data"] = {
-            **conversation.data,
-            "handoff": {
-                "from": handoff.from_handler,
-                "reason": handoff.reason,
-                "intent": handoff.intent,
-                "summary": handoff.summary,
-                "at": now.isoformat(),
-            },
-        }
     async with site.db.write() as session:
-        result = await session.exec(
-            update(Conversation)
-            .where(
-                col(Conversation.id) == conversation.id,
-                Conversation.site_id == site.id,
-                Conversation.state == expected,
-            )
-            .values(**values)
+        # Read the row locked (SQLite: the write lock is already ours), so that the
+        # decision applies only if nobody moved the conversation meanwhile, and
+        # ``data`` is extended from its current value, not from our copy.
+        query = select(Conversation).where(
+            col(Conversation.id) == conversation.id, Conversation.site_id == site.id
         )
-        changed = bool(result.rowcount)
-        fresh = (
-            await session.exec(select(Conversation).where(col(Conversation.id) == conversation.id))
-        ).one()
+        if not site.db.is_sqlite:
+            query = query.with_for_update()
+        fresh = (await session.exec(query)).one()
+        changed = fresh.state == expected
+        if changed:
+            fresh.state = state
+            fresh.team = routing.team
+            fresh.routing_rule = routing.rule
+            fresh.updated_at = now
+            if handoff is not None:
+                fresh.after_hours = not site.is_open(now)
+                fresh.data = {
+                    **fresh.data,
+                    "handoff": {
+                        "from": handoff.from_handler,
+                        "reason": handoff.reason,
+                        "intent": handoff.intent,
+                        "summary": handoff.summary,
+                        "at": now.isoformat(),
+                    },
+                }
+            session.add(fresh)
+            await session.flush()
+            await session.refresh(fresh)
     if changed:
         await events.conversation_changed(site, fresh)
         await await_all(

@@ -235,6 +235,20 @@ class ContactChannels(Strict):
     address: str | None = None
 
 
+class Privacy(Strict):
+    """Personal data: detection (:mod:`canales.core.privacy`) with the site's own
+    sensitive topics, each a list of words, added to the defaults (or replacing them
+    with ``replace_default_topics = true``); and retention
+    (:mod:`canales.core.retention`)."""
+
+    sensitive_topics: dict[str, list[str]] = Field(default_factory=dict)
+    replace_default_topics: bool = False
+    # Ley 18.331, art. 8: data are kept only while the purpose needs them. Closed
+    # conversations older than this are anonymised or deleted (None: kept).
+    retention_days: int | None = Field(default=None, ge=1, le=36500)
+    retention: Literal["anonymise", "delete"] = "anonymise"
+
+
 class SiteConfig(Strict):
     """A validated site file. ``plugins`` holds each enabled plugin's raw settings;
     each plugin's own model validates them (see :mod:`canales.core.plugins`)."""
@@ -246,6 +260,7 @@ class SiteConfig(Strict):
     hours: Hours = Field(default_factory=lambda: Hours(always=True))
     holidays: Holidays = Field(default_factory=Holidays)
     contact: ContactChannels = Field(default_factory=ContactChannels)
+    privacy: Privacy = Field(default_factory=Privacy)
     plugins: dict[str, dict[str, Any]] = Field(default_factory=dict)
     path: Path | None = Field(default=None, exclude=True)
 

@@ -50,6 +50,9 @@ class Inbound:
     occurred_at: dt.datetime | None = None
     payload: dict[str, Any] = field(default_factory=dict)
     metadata: dict[str, Any] = field(default_factory=dict)
+    # Stored on the conversation this message opens (a pre-chat topic, the post a
+    # comment belongs to), so that routing rules can use it; ignored otherwise.
+    conversation_data: dict[str, Any] = field(default_factory=dict)
 
     @property
     def thread_key(self) -> str:
@@ -155,6 +158,35 @@ class DeliveryOutcomeUnknown(DeliveryError):
 
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message, retry=True, retry_after=retry_after)
+
+
+@dataclass(frozen=True)
+class ReplyProblem:
+    """Why a channel will not take a reply, as the ``review_reply`` hook reports it.
+
+    ``code`` is short and machine-readable (``"window_closed"``,
+    ``"personal_data"``); ``message`` tells the agent what is wrong and
+    ``suggestion`` what to do instead, both in the site's language.
+    """
+
+    code: str
+    message: str
+    suggestion: str | None = None
+    plugin: str = ""
+
+
+class ReplyRefused(Exception):
+    """:func:`canales.core.replies.send_reply` stored nothing because a channel
+    refused the reply; ``problems`` says why and what to do instead."""
+
+    def __init__(self, problems: "list[ReplyProblem]") -> None:
+        super().__init__("; ".join(p.message for p in problems))
+        self.problems = problems
+
+    @property
+    def suggestion(self) -> str | None:
+        """The first problem's suggestion, if any."""
+        return next((p.suggestion for p in self.problems if p.suggestion), None)
 
 
 @dataclass(frozen=True)

@@ -184,9 +184,16 @@ def test_serve_with_several_workers(site_file: Any, tmp_path: Path) -> None:
         assert _wait_healthy(port, proc)["sites"] == ["uno"]
         statuses = {httpx.get(f"http://127.0.0.1:{port}/s/uno/api/openapi.json", timeout=5).status_code for _ in range(10)}
         assert statuses == {200}
+        # Metrics of both workers, whichever answers: 10 requests above were timed.
+        metrics = httpx.get(f"http://127.0.0.1:{port}/metrics", timeout=5).text
+        counted = [line for line in metrics.splitlines() if line.startswith("canales_http_request_seconds_count") and "/s/{site}/api/openapi.json" in line]
+        assert sum(float(line.rsplit(" ", 1)[1]) for line in counted) >= 10
     finally:
         out = _stop(proc)
     assert out.count("Started server process") == 2
+    # Off a terminal, logs are one JSON object a line.
+    logged = [json.loads(line) for line in out.splitlines() if line.startswith("{")]
+    assert any(entry["message"].startswith("Started server process") for entry in logged)
 
 
 def test_serve_refuses_a_bad_site_before_starting(site_file: Any, tmp_path: Path) -> None:
@@ -197,3 +204,32 @@ def test_serve_refuses_a_bad_site_before_starting(site_file: Any, tmp_path: Path
     )
     assert result.returncode == 2
     assert f"{site}: timezone: unknown time zone 'Marte/Olympus'" in result.stderr
+
+
+def test_privacy_export_and_forget(site_file: Any, tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    from canales import Inbound
+    from canales.core.intake import receive
+    from canales.core.runtime import Canales
+
+    url = f"sqlite:///{tmp_path}/privacy.db"
+    assert main(["db", "upgrade", "--database-url", url]) == 0
+    site = site_file('id = "uno"\nname = "Uno"\n[plugins.api]\nsecret = { env = "TEST_API_SECRET" }\n')
+
+    async def store() -> int:
+        canales = Canales([site], database_url=url, background=False)
+        async with canales:
+            received = await receive(canales.sites["uno"], Inbound(channel="api", external_id="m1", sender_id="u1", sender_name="Ana", text="mi teléfono es 099 123 456"))
+        return received.contact.id or 0
+
+    contact = asyncio.run(store())
+    out = tmp_path / "ana.json"
+    assert main(["privacy", "export", "--site", str(site), "--contact", str(contact), "--out", str(out), "--database-url", url]) == 0
+    exported = json.loads(out.read_text("utf-8"))
+    assert exported["contact"]["name"] == "Ana"
+    assert exported["conversations"][0]["messages"][0]["text"] == "mi teléfono es 099 123 456"
+    assert main(["privacy", "forget", "--site", str(site), "--contact", str(contact), "--database-url", url]) == 1
+    assert "add --yes" in capsys.readouterr().err
+    assert main(["privacy", "forget", "--site", str(site), "--contact", str(contact), "--yes", "--database-url", url]) == 0
+    assert "erased, with 1 conversations" in capsys.readouterr().out
+    assert main(["privacy", "export", "--site", str(site), "--contact", str(contact), "--database-url", url]) == 1
+    assert f"no contact {contact}" in capsys.readouterr().err

@@ -219,7 +219,7 @@ async def test_hook_periodic_jobs(sms_installed: Path, site_file: Any, env: None
     async with run_sqlite_app(site_file(site_text("http://127.0.0.1:9")), database_url=sms_db, background=False) as app:
         site = app.site()
         jobs = {job.name: job for s, job in app.canales.jobs.collect()}
-        assert set(jobs) == {"sms-receipts-purge", "unhandled-messages"}
+        assert {"sms-receipts-purge", "unhandled-messages"} <= set(jobs)
         for status in ("delivered", "failed"):
             response = await app.client.post("/s/uno/sms/receipts", json={"id": "gw-1", "status": status}, headers=INBOUND)
             assert response.status_code == 200

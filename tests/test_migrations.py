@@ -25,7 +25,13 @@ async def test_models_and_migrations_agree(database_url: str) -> None:
         if mapper.class_.__module__.startswith("canales.")
     }
 
+    # PostgreSQL's full-text index for inbox search is an expression index written
+    # in the migration for that database only; the models cannot describe it.
+    postgres_only = {"ix_message_text_fts"}
+
     def include(obj: Any, name: str | None, type_: str, reflected: bool, compare_to: Any) -> bool:
+        if type_ == "index" and name in postgres_only:
+            return False
         return type_ != "table" or name in ours or reflected
 
     def diff(connection: Any) -> list[Any]:

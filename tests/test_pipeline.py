@@ -433,3 +433,69 @@ async def test_bus_events_follow_commits(run_app: Any, sites: Any) -> None:
         async with site.db.read() as session:
             seqs = (await session.exec(select(Message.seq).order_by(col(Message.seq)))).all()
         assert seqs == [1, 2, 3]
+
+
+class Reviewer:
+    """Refuses replies that mention "prohibido", except internal notes."""
+
+    def __init__(self) -> None:
+        self.seen: list[tuple[str, str, dict[str, Any]]] = []
+
+    @hookimpl
+    async def review_reply(self, site: Any, conversation: Any, text: str, author_kind: str, options: Any) -> Any:
+        self.seen.append((text, author_kind, options))
+        if "prohibido" in text:
+            from canales import ReplyProblem
+
+            return [ReplyProblem("forbidden_word", "La respuesta usa una palabra prohibida.", suggestion="Reformulala.")]
+        return None
+
+
+async def test_hook_review_reply(run_app: Any, site_file: Any) -> None:
+    from canales import ReplyRefused
+
+    reviewer = Reviewer()
+    path = site_file(SITE.format(id="uno") + "[plugins.review]\n")
+    async with run_app(path, plugins=plugins(review=reviewer), background=False) as app:
+        site = app.site()
+        received = await receive(site, inbound("m-1"))
+        conversation_id = received.conversation.id
+        with pytest.raises(ReplyRefused) as refused:
+            await send_reply(site, conversation_id, "esto está prohibido", author_kind="bot", options={"reply": "public"})
+        assert [p.code for p in refused.value.problems] == ["forbidden_word"]
+        assert refused.value.suggestion == "Reformulala."
+        assert "palabra prohibida" in str(refused.value)
+        # Nothing stored: no message, no delivery, the sequence untouched.
+        assert await count(site, Message, Message.direction == "out") == 0
+        assert await count(site, Delivery) == 0
+        await send_reply(site, conversation_id, "todo bien", author_kind="bot")
+        assert await count(site, Delivery) == 1
+        assert reviewer.seen == [
+            ("esto está prohibido", "bot", {"reply": "public"}),
+            ("todo bien", "bot", {}),
+        ]
+        # Notes are never reviewed: they go nowhere.
+        await add_note(site, conversation_id, "prohibido", agent_id=None)
+        assert len(reviewer.seen) == 2
+        # Another site's conversation is not found before any review.
+        with pytest.raises(NotFound):
+            await send_reply(site, 999999, "hola", author_kind="bot")
+        assert len(reviewer.seen) == 2
+
+
+async def test_a_claim_takes_one_batch_and_two_claims_do_not_overlap(run_app: Any, sites: Any, database_url: str, clock: Any) -> None:
+    async with run_app(*sites, plugins=plugins(), background=False) as app:
+        site = app.site("uno")
+        for i in range(30):
+            received = await receive(site, inbound(f"m-{i}", sender=f"c{i}"))
+            await send_reply(site, received.conversation.id, f"r{i}", author_kind="system")
+        other = Canales(sites, database_url=database_url, plugins=plugins(), clock=clock, background=False)
+        await other.start()
+        try:
+            app.canales.outbox.batch = other.outbox.batch = 5
+            first, second = await asyncio.gather(app.canales.outbox.claim(), other.outbox.claim())
+        finally:
+            await other.stop()
+        assert len(first) == 5 and len(second) == 5
+        assert not {d.id for d in first} & {d.id for d in second}
+        assert await count(site, Delivery, Delivery.state == "sending") == 10

@@ -1,0 +1,2 @@
+"""Understanding citizens' Spanish: normalisation, features and the intent
+classifier, entities and their validators."""
