@@ -328,10 +328,17 @@ async def test_the_prechat_answers_reach_the_agents_and_not_the_citizen(run_app:
             contact = (await session.exec(select(Contact))).one()
             messages = (await session.exec(select(Message).order_by(Message.seq))).all()
         assert contact.name == "Marta Suárez"
+        conversation = (await _conversation(site))
+        assert conversation.data["topic"] == "Permisos"
         first, note = messages
         assert first.payload["meta"]["chat"]["email"] == "marta@example.com.uy"
         assert note.visibility == "internal" and "Tema: Permisos" in note.text
         assert all("Tema: Permisos" not in raw for raw in citizen.raw)
+
+
+async def _conversation(site: Any) -> Conversation:
+    async with site.db.read() as session:
+        return (await session.exec(select(Conversation))).one()
 
 
 async def test_a_message_refused_by_a_plugin_is_not_stored(run_app: Any, site_file: Any) -> None:

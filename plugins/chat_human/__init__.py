@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Awaitable
 from pathlib import Path
+from typing import Any
 
 from pydantic import BaseModel
 from starlette.routing import BaseRoute
@@ -22,7 +23,7 @@ from canales.core.site import Site
 from canales.plugins.chat_human import models  # noqa: F401 - registers the table
 from canales.plugins.chat_human.desk import CHANNEL, NAME, ChatDesk
 from canales.plugins.chat_human.routes import routes
-from canales.plugins.chat_human.sessions import forget_abandoned
+from canales.plugins.chat_human import sessions
 from canales.plugins.chat_human.settings import ChatSettings
 from canales.plugins.chat_human.socket import GOING_AWAY
 from canales.plugins.chat_human.widget import build
@@ -70,7 +71,22 @@ async def shutdown(site: Site) -> None:
 @hookimpl
 def periodic_jobs(site: Site) -> list[PeriodicJob]:
     """Hourly: delete chat sessions that never got a message (a day old)."""
-    return [PeriodicJob("chat-abandoned-sessions", 3600.0, lambda: forget_abandoned(site))]
+    return [PeriodicJob("chat-abandoned-sessions", 3600.0, lambda: sessions.forget_abandoned(site))]
+
+
+@hookimpl
+async def forget_conversations(site: Site, conversation_ids: list[int], mode: str) -> None:
+    """Chat sessions of forgotten conversations go, in either mode."""
+    await sessions.forget(site, conversation_ids)
+
+
+@hookimpl
+async def export_contact(site: Site, contact: Any, conversation_ids: list[int]) -> dict[str, Any] | None:
+    """The contact's chat sessions: the pre-chat answers, when the privacy notice
+    was accepted, from which web site."""
+    key = contact.external_id if contact.channel == CHANNEL else None
+    found = await sessions.export(site, key, conversation_ids)
+    return {"sessions": found} if found else None
 
 
 @hookimpl

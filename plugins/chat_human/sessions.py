@@ -13,8 +13,9 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import secrets
+from typing import Any
 
-from sqlalchemy import delete, update
+from sqlalchemy import delete, or_, update
 from sqlmodel import col, select
 
 from canales.core.site import Site
@@ -108,3 +109,43 @@ async def forget_abandoned(site: Site) -> int:
             )
         )
     return int(result.rowcount or 0)
+
+
+async def forget(site: Site, conversation_ids: list[int]) -> None:
+    """Delete the sessions of these conversations — their token, form answers and
+    read marker — for retention or an erasure request. Nothing in them is counted by
+    reports, so anonymising deletes them too; the old token then resumes nothing."""
+    async with site.db.write() as session:
+        await session.exec(
+            delete(ChatSession).where(
+                ChatSession.site_id == site.id, col(ChatSession.conversation_id).in_(conversation_ids)
+            )
+        )
+
+
+async def export(site: Site, key: str | None, conversation_ids: list[int]) -> list[dict[str, Any]]:
+    """A contact's chat sessions for an access request (everything but the token's
+    hash): ``key`` is the contact's id on the ``chat`` channel, if it is one."""
+    match = col(ChatSession.conversation_id).in_(conversation_ids)
+    async with site.db.read() as session:
+        rows = (
+            await session.exec(
+                select(ChatSession)
+                .where(ChatSession.site_id == site.id, or_(match, ChatSession.key == key) if key else match)
+                .order_by(col(ChatSession.id))
+            )
+        ).all()
+    return [
+        {
+            "conversation_id": row.conversation_id,
+            "name": row.name,
+            "email": row.email,
+            "topic": row.topic,
+            "origin": row.origin,
+            "privacy_accepted_at": row.privacy_accepted_at.isoformat(),
+            "created_at": row.created_at.isoformat(),
+            "last_seen_at": row.last_seen_at.isoformat(),
+            "read_up_to": row.citizen_read_seq,
+        }
+        for row in rows
+    ]

@@ -311,6 +311,8 @@ class CitizenSocket:
             text=frame.text,
             payload={"choice": frame.choice} if frame.choice else {},
             metadata=prechat.metadata(session) if first else {},
+            # On the conversation too, where routing rules and the inbox can use it.
+            conversation_data={"topic": session.topic} if first and session.topic else {},
         )
         try:
             received = await receive(self.site, inbound)
