@@ -24,11 +24,12 @@ MONTHS = (
 def is_any_agent_available(site: Site) -> bool:
     """Whether some agent of ``site`` is online and has set themselves available.
 
-    Always true for now: agents' presence and availability belong to the inbox
-    (``core/inbox``), built on its own branch. Once it is merged this function must
-    ask it — an agent with a live inbox connection and "disponible" on this site —
-    so that ``closed_when_no_agent`` takes effect. Until then that setting changes
-    nothing.
+    Always true for now: agents' presence and availability belong to the inbox.
+    Wiring it (with the queue and assignment work) means asking
+    ``core.presence.available_agents(site)`` — an agent with a live inbox
+    connection, an active member, "disponible" on this site — cached a few seconds
+    per worker, so that ``closed_when_no_agent`` takes effect. Until then that
+    setting changes nothing.
     """
     return True
 
