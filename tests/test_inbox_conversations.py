@@ -416,8 +416,12 @@ async def test_citizen_text_is_always_escaped(run_app: Any, two_sites: Any) -> N
             assert "script-src 'self'" in csp and "unsafe-inline" not in csp
 
 
-async def test_the_demo_site_gets_sample_content_once(run_app: Any, monkeypatch: Any) -> None:
+async def test_the_demo_site_gets_sample_content_once(run_app: Any, monkeypatch: Any, clock: Any) -> None:
+    import datetime as dt
     from pathlib import Path
+
+    # A Tuesday at 10:00 in Montevideo: the site is open and last closed on Monday night.
+    clock.set(dt.datetime(2026, 11, 24, 13, 0, tzinfo=dt.timezone.utc))
 
     from canales.core.cli import DEMO_SECRETS
     from canales.core.inbox import demo, queries
